@@ -1,0 +1,68 @@
+using System.Text.Json.Serialization;
+
+namespace StreamBert.Contracts;
+
+/// <summary>
+/// <c>manifest.json</c> of a model bundle (<c>&lt;registry&gt;/&lt;bundle&gt;/&lt;version&gt;/</c>).
+/// A bundle is immutable once written; <see cref="Files"/> pins the sha256 of every other file in it.
+/// </summary>
+public sealed record BundleManifest
+{
+    [JsonPropertyName("name")] public required string Name { get; init; }
+    [JsonPropertyName("version")] public required string Version { get; init; }
+    [JsonPropertyName("parentVersion")] public string? ParentVersion { get; init; }
+    [JsonPropertyName("createdAt")] public required DateTimeOffset CreatedAt { get; init; }
+
+    /// <summary>The pretrained encoder the heads sit on, with the sha256 of its ONNX file.</summary>
+    [JsonPropertyName("encoder")] public required EncoderRef Encoder { get; init; }
+
+    [JsonPropertyName("maxSequenceLength")] public int MaxSequenceLength { get; init; } = 128;
+
+    /// <summary>Task heads in this bundle, keyed by task name (<see cref="TaskNames"/>).</summary>
+    [JsonPropertyName("heads")] public required IReadOnlyDictionary<string, HeadSpec> Heads { get; init; }
+
+    /// <summary>File name → lowercase hex sha256, for every file of the bundle except the manifest.</summary>
+    [JsonPropertyName("files")] public required IReadOnlyDictionary<string, string> Files { get; init; }
+
+    /// <summary>Evaluation metrics per task (for example <c>spam → {f1: 0.93}</c>).</summary>
+    [JsonPropertyName("metrics")] public IReadOnlyDictionary<string, IReadOnlyDictionary<string, double>> Metrics { get; init; }
+        = new Dictionary<string, IReadOnlyDictionary<string, double>>();
+
+    /// <summary>What the version was trained on (files, topics and offsets); free-form for people.</summary>
+    [JsonPropertyName("training")] public IReadOnlyDictionary<string, string> Training { get; init; }
+        = new Dictionary<string, string>();
+}
+
+/// <summary>The encoder graph a bundle runs: either the shared pretrained one or a file in the bundle.</summary>
+public sealed record EncoderRef
+{
+    /// <summary>For example <c>all-MiniLM-L6-v2</c>.</summary>
+    [JsonPropertyName("base")] public required string Base { get; init; }
+
+    /// <summary>sha256 of the ONNX graph the heads were trained against.</summary>
+    [JsonPropertyName("sha256")] public required string Sha256 { get; init; }
+
+    /// <summary>File in the bundle that holds the encoder graph, or null to use the pretrained base from the cache.</summary>
+    [JsonPropertyName("file")] public string? File { get; init; }
+
+    /// <summary>Vocabulary file in the bundle.</summary>
+    [JsonPropertyName("vocab")] public string Vocab { get; init; } = "vocab.txt";
+}
+
+/// <summary>One task head: its label set, the encoder features it reads and the file with its weights.</summary>
+public sealed record HeadSpec
+{
+    /// <summary><c>sequence</c> (one label per text) or <c>token</c> (one tag per word).</summary>
+    [JsonPropertyName("kind")] public required string Kind { get; init; }
+
+    [JsonPropertyName("labels")] public required IReadOnlyList<string> Labels { get; init; }
+
+    /// <summary>Encoder layers whose hidden states are concatenated (1..N; 0 = embeddings).</summary>
+    [JsonPropertyName("layers")] public required IReadOnlyList<int> Layers { get; init; }
+
+    /// <summary><c>mean</c> or <c>cls</c> for sequence heads; ignored for token heads.</summary>
+    [JsonPropertyName("pooling")] public string Pooling { get; init; } = "mean";
+
+    /// <summary>File in the bundle holding the head weights.</summary>
+    [JsonPropertyName("file")] public required string File { get; init; }
+}
