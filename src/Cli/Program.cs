@@ -1,1 +1,10 @@
-return 0;
+using System.CommandLine;
+using StreamBert.Cli.Commands;
+
+var root = new RootCommand("StreamBert: BERT labels for Kafka streams of emails and news articles, with continuous retraining.");
+root.Subcommands.Add(BrokerCommand.Create());
+root.Subcommands.Add(ProcessorCommand.Create());
+root.Subcommands.Add(TrainCommand.Create());
+root.Subcommands.Add(EvalCommand.Create());
+root.Subcommands.Add(DemoCommand.Create());
+return await root.Parse(args).InvokeAsync();

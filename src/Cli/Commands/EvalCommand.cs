@@ -1,0 +1,43 @@
+using System.CommandLine;
+using System.Text.Json;
+using StreamBert.Contracts;
+using StreamBert.Engine.Models;
+using StreamBert.Training.Jobs;
+
+namespace StreamBert.Cli.Commands;
+
+internal static class EvalCommand
+{
+    public static Command Create()
+    {
+        var task = new Option<string>("--task") { Description = "spam | claims | ner", Required = true };
+        task.AcceptOnlyFromAmong(TaskNames.Spam, TaskNames.Claims, TaskNames.Ner);
+        var data = new Option<string[]>("--data") { Description = "Evaluation file(s), all of each is used", Required = true, AllowMultipleArgumentsPerToken = true };
+        var registry = new Option<string>("--registry") { Description = "Model registry folder (its current version is evaluated)", DefaultValueFactory = _ => ModelRegistry.DefaultRoot };
+        var model = new Option<string?>("--model") { Description = "A bundle folder to evaluate instead of the registry's current version" };
+        var json = new Option<bool>("--json") { Description = "Print one JSON object" };
+        var command = new Command("eval", "Evaluate a model on a labelled file through the serving path")
+        {
+            task, data, registry, model, json,
+        };
+        command.SetAction(async (result, ct) =>
+        {
+            var taskName = result.GetValue(task)!;
+            var bundleDir = result.GetValue(model);
+            if (bundleDir is null)
+            {
+                var reg = new ModelRegistry(result.GetValue(registry)!);
+                var bundle = TaskDefaults.BundleOf(taskName);
+                bundleDir = reg.CurrentDirectory(bundle)
+                    ?? throw new InvalidOperationException($"The registry {reg.Root} has no current version of {bundle}.");
+            }
+
+            var report = await Task.Run(() => EvaluationJob.Run(taskName, result.GetValue(data)!, bundleDir, ct), ct);
+            Console.WriteLine(result.GetValue(json)
+                ? JsonSerializer.Serialize(report)
+                : JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true }));
+            return 0;
+        });
+        return command;
+    }
+}

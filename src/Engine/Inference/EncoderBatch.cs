@@ -1,0 +1,74 @@
+using System.Buffers;
+
+namespace StreamBert.Engine.Inference;
+
+/// <summary>
+/// A padded batch of token sequences in the encoder's input layout (row-major int64 [rows, length]).
+/// Buffers are rented from the shared pool and returned on dispose, so forming a batch allocates
+/// nothing per message.
+/// </summary>
+public sealed class EncoderBatch : IDisposable
+{
+    private long[]? _ids;
+    private long[]? _mask;
+    private long[]? _types;
+
+    public EncoderBatch(int rows, int length)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(rows);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(length);
+        Rows = rows;
+        Length = length;
+        var size = rows * length;
+        _ids = ArrayPool<long>.Shared.Rent(size);
+        _mask = ArrayPool<long>.Shared.Rent(size);
+        _types = ArrayPool<long>.Shared.Rent(size);
+        Array.Clear(_ids, 0, size);
+        Array.Clear(_mask, 0, size);
+        Array.Clear(_types, 0, size);
+    }
+
+    public int Rows { get; }
+
+    /// <summary>Padded sequence length (the longest row, including [CLS] and [SEP]).</summary>
+    public int Length { get; }
+
+    /// <summary>Tokens that are not padding (sum of row lengths).</summary>
+    public int RealTokens { get; private set; }
+
+    public Memory<long> InputIds => _ids.AsMemory(0, Rows * Length);
+    public Memory<long> AttentionMask => _mask.AsMemory(0, Rows * Length);
+    public Memory<long> TokenTypeIds => _types.AsMemory(0, Rows * Length);
+
+    /// <summary>Writes one row: <paramref name="ids"/> already include [CLS] and [SEP].</summary>
+    public void SetRow(int row, ReadOnlySpan<int> ids)
+    {
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(ids.Length, Length);
+        var offset = row * Length;
+        var idSpan = InputIds.Span.Slice(offset, Length);
+        var maskSpan = AttentionMask.Span.Slice(offset, Length);
+        for (var i = 0; i < ids.Length; i++)
+        {
+            idSpan[i] = ids[i];
+            maskSpan[i] = 1;
+        }
+
+        RealTokens += ids.Length;
+    }
+
+    public void Dispose()
+    {
+        ReturnBuffer(ref _ids);
+        ReturnBuffer(ref _mask);
+        ReturnBuffer(ref _types);
+    }
+
+    private static void ReturnBuffer(ref long[]? buffer)
+    {
+        var b = Interlocked.Exchange(ref buffer, null);
+        if (b is not null)
+        {
+            ArrayPool<long>.Shared.Return(b);
+        }
+    }
+}

@@ -1,0 +1,99 @@
+using Microsoft.ML.OnnxRuntime;
+
+namespace StreamBert.Engine.Inference;
+
+/// <summary>
+/// One ONNX Runtime session over a BERT encoder graph rewritten to output the hidden states of
+/// <see cref="Layers"/>. Not thread-safe by design: the processor calls it from its single engine thread,
+/// training calls it from one loop.
+/// </summary>
+public sealed class EncoderSession : IDisposable
+{
+    private static readonly string[] InputNames = ["input_ids", "attention_mask", "token_type_ids"];
+    private readonly InferenceSession _session;
+    private readonly RunOptions _runOptions = new();
+    private readonly string[] _outputNames;
+    private readonly Dictionary<int, int> _outputIndexOfLayer = [];
+
+    public EncoderSession(byte[] encoderOnnx, IReadOnlyCollection<int> layers, SessionSettings? settings = null)
+    {
+        var model = Onnx.ModelProto.Parser.ParseFrom(encoderOnnx);
+        LayerCount = EncoderGraph.CountLayers(model);
+        Layers = [.. layers.Distinct().Order()];
+        var patched = EncoderGraph.WithHiddenStateOutputs(model, Layers);
+        HiddenSize = ReadHiddenSize(model);
+        using var options = ExecutionDevices.Create(settings ?? new SessionSettings(), out var device);
+        Device = device;
+        _session = new InferenceSession(EncoderGraph.ToBytes(patched), options);
+        _outputNames = new string[Layers.Count];
+        for (var i = 0; i < Layers.Count; i++)
+        {
+            _outputNames[i] = EncoderGraph.OutputName(Layers[i]);
+            _outputIndexOfLayer[Layers[i]] = i;
+        }
+    }
+
+    public ExecutionDevice Device { get; }
+
+    /// <summary>The hidden-state layers this session outputs, ascending.</summary>
+    public IReadOnlyList<int> Layers { get; }
+
+    public int LayerCount { get; }
+
+    public int HiddenSize { get; }
+
+    public static EncoderSession FromFile(string path, IReadOnlyCollection<int> layers, SessionSettings? settings = null)
+        => new(File.ReadAllBytes(path), layers, settings);
+
+    /// <summary>Runs the encoder; the caller disposes the returned hidden states after reading them.</summary>
+    public HiddenStates Run(EncoderBatch batch)
+    {
+        long[] shape = [batch.Rows, batch.Length];
+        using var ids = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, batch.InputIds, shape);
+        using var mask = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, batch.AttentionMask, shape);
+        using var types = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, batch.TokenTypeIds, shape);
+        var outputs = _session.Run(_runOptions, InputNames, [ids, mask, types], _outputNames);
+        return new HiddenStates(outputs, _outputIndexOfLayer, batch.Rows, batch.Length, HiddenSize);
+    }
+
+    public void Dispose()
+    {
+        _session.Dispose();
+        _runOptions.Dispose();
+    }
+
+    private static int ReadHiddenSize(Onnx.ModelProto model)
+    {
+        var weight = model.Graph.Initializer.FirstOrDefault(i => i.Name == "embeddings.LayerNorm.weight")
+            ?? throw new InvalidDataException("The encoder graph has no embeddings.LayerNorm.weight initializer.");
+        return checked((int)weight.Dims[0]);
+    }
+}
+
+/// <summary>Hidden states of one batch, [rows, length, hidden] per layer, owned by ONNX Runtime until disposed.</summary>
+public sealed class HiddenStates : IDisposable
+{
+    private readonly IDisposableReadOnlyCollection<OrtValue> _values;
+    private readonly Dictionary<int, int> _indexOfLayer;
+
+    internal HiddenStates(IDisposableReadOnlyCollection<OrtValue> values, Dictionary<int, int> indexOfLayer, int rows, int length, int hidden)
+    {
+        _values = values;
+        _indexOfLayer = indexOfLayer;
+        Rows = rows;
+        Length = length;
+        Hidden = hidden;
+    }
+
+    public int Rows { get; }
+    public int Length { get; }
+    public int Hidden { get; }
+
+    public ReadOnlySpan<float> Layer(int layer) => _values[_indexOfLayer[layer]].GetTensorDataAsSpan<float>();
+
+    /// <summary>The vector of one token of one row in one layer.</summary>
+    public ReadOnlySpan<float> Token(int layer, int row, int position)
+        => Layer(layer).Slice(((row * Length) + position) * Hidden, Hidden);
+
+    public void Dispose() => _values.Dispose();
+}

@@ -1,0 +1,254 @@
+using StreamBert.Contracts;
+using StreamBert.Engine.Heads;
+using StreamBert.Engine.Models;
+using StreamBert.Engine.Tokenization;
+
+namespace StreamBert.Engine.Inference;
+
+/// <summary>A task head ready to run: its spec, weights and the bundle version it came from.</summary>
+public sealed record TaskHead(string Task, HeadSpec Spec, DenseHead Head, ModelRef Model, int EncoderIndex, int MaxSequenceLength);
+
+/// <summary>
+/// The loaded, verified bundles a processor serves: one ONNX Runtime session per distinct encoder graph
+/// (bundles whose heads sit on the same pretrained encoder share it, with the union of the layers their
+/// heads read) and the task heads. A sequence therefore goes through its encoder once, whatever
+/// number of tasks read it. Immutable once built; a new version means a new set.
+/// </summary>
+public sealed class ModelSet : IDisposable
+{
+    private readonly List<EncoderSession> _encoders;
+    private readonly Dictionary<string, TaskHead> _heads;
+
+    private ModelSet(List<EncoderSession> encoders, Dictionary<string, TaskHead> heads, WordPieceTokenizer tokenizer, IReadOnlyDictionary<string, BundleManifest> bundles)
+    {
+        _encoders = encoders;
+        _heads = heads;
+        Tokenizer = tokenizer;
+        Bundles = bundles;
+    }
+
+    public WordPieceTokenizer Tokenizer { get; }
+
+    /// <summary>Manifests of the loaded bundles, by bundle name.</summary>
+    public IReadOnlyDictionary<string, BundleManifest> Bundles { get; }
+
+    public IReadOnlyList<EncoderSession> Encoders => _encoders;
+
+    public ExecutionDevice Device => _encoders[0].Device;
+
+    public TaskHead? Head(string task) => _heads.GetValueOrDefault(task);
+
+    public TaskHead RequiredHead(string task) =>
+        _heads.GetValueOrDefault(task) ?? throw new InvalidOperationException($"No loaded bundle serves task {task}.");
+
+    /// <summary>Loads and verifies bundles (folder paths); fails on any sha256 mismatch or shape error.</summary>
+    public static ModelSet Load(IReadOnlyCollection<string> bundleDirectories, SessionSettings? settings = null)
+    {
+        ArgumentOutOfRangeException.ThrowIfZero(bundleDirectories.Count);
+        var manifests = new List<(string Dir, BundleManifest Manifest)>();
+        foreach (var dir in bundleDirectories)
+        {
+            if (ModelRegistry.Verify(dir) is { } problem)
+            {
+                throw new InvalidDataException($"Bundle {dir} failed verification: {problem}.");
+            }
+
+            manifests.Add((dir, ModelRegistry.ReadManifest(dir)));
+        }
+
+        var encoderKeys = new List<string>();
+        var encoderPaths = new List<string>();
+        var encoderLayers = new List<SortedSet<int>>();
+        var vocabPaths = new HashSet<string>();
+        foreach (var (dir, manifest) in manifests)
+        {
+            var path = ResolveEncoder(dir, manifest);
+            var index = encoderKeys.IndexOf(manifest.Encoder.Sha256);
+            if (index < 0)
+            {
+                encoderKeys.Add(manifest.Encoder.Sha256);
+                encoderPaths.Add(path);
+                encoderLayers.Add([]);
+                index = encoderKeys.Count - 1;
+            }
+
+            foreach (var head in manifest.Heads.Values)
+            {
+                encoderLayers[index].UnionWith(head.Layers);
+            }
+
+            vocabPaths.Add(Path.Combine(dir, manifest.Encoder.Vocab));
+        }
+
+        var vocabHashes = vocabPaths.Select(FileHash.Sha256).Distinct().ToList();
+        if (vocabHashes.Count != 1)
+        {
+            throw new InvalidDataException("Bundles served together must share one vocabulary.");
+        }
+
+        var tokenizer = WordPieceTokenizer.FromFile(vocabPaths.First());
+        var encoders = new List<EncoderSession>();
+        try
+        {
+            for (var i = 0; i < encoderPaths.Count; i++)
+            {
+                encoders.Add(EncoderSession.FromFile(encoderPaths[i], encoderLayers[i], settings));
+            }
+
+            var heads = new Dictionary<string, TaskHead>();
+            foreach (var (dir, manifest) in manifests)
+            {
+                var encoderIndex = encoderKeys.IndexOf(manifest.Encoder.Sha256);
+                var model = new ModelRef(manifest.Name, manifest.Version);
+                foreach (var (task, spec) in manifest.Heads)
+                {
+                    DenseHead head;
+                    using (var stream = File.OpenRead(Path.Combine(dir, spec.File)))
+                    {
+                        head = DenseHead.Load(stream);
+                    }
+
+                    var expected = Features.Width(encoders[encoderIndex].HiddenSize, spec.Layers.Count);
+                    if (head.InputDim != expected || head.ClassCount != spec.Labels.Count)
+                    {
+                        throw new InvalidDataException(
+                            $"Head {task} of {manifest.Name} {manifest.Version} is {head.InputDim}→{head.ClassCount}, expected {expected}→{spec.Labels.Count}.");
+                    }
+
+                    if (!heads.TryAdd(task, new TaskHead(task, spec, head, model, encoderIndex, manifest.MaxSequenceLength)))
+                    {
+                        throw new InvalidDataException($"Two bundles serve task {task}.");
+                    }
+                }
+            }
+
+            return new ModelSet(encoders, heads, tokenizer, manifests.ToDictionary(m => m.Manifest.Name, m => m.Manifest));
+        }
+        catch
+        {
+            foreach (var encoder in encoders)
+            {
+                encoder.Dispose();
+            }
+
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Runs one batch (all on one encoder) and fills each sequence's head outputs. Called from one thread.
+    /// </summary>
+    public void Run(IReadOnlyList<SequenceWork> batch)
+    {
+        if (batch.Count == 0)
+        {
+            return;
+        }
+
+        var encoderIndex = batch[0].EncoderIndex;
+        var length = 0;
+        for (var i = 0; i < batch.Count; i++)
+        {
+            if (batch[i].EncoderIndex != encoderIndex)
+            {
+                throw new ArgumentException("A batch must run on one encoder.", nameof(batch));
+            }
+
+            length = Math.Max(length, batch[i].Ids.Length);
+        }
+
+        using var input = new EncoderBatch(batch.Count, length);
+        for (var i = 0; i < batch.Count; i++)
+        {
+            input.SetRow(i, batch[i].Ids);
+        }
+
+        using var states = _encoders[encoderIndex].Run(input);
+        var spam = _heads.GetValueOrDefault(TaskNames.Spam);
+        var claims = _heads.GetValueOrDefault(TaskNames.Claims);
+        var ner = _heads.GetValueOrDefault(TaskNames.Ner);
+        var features = new float[MaxFeatureWidth(states.Hidden)];
+        var logits = new float[LabelSets.NerTags.Count];
+        for (var row = 0; row < batch.Count; row++)
+        {
+            var work = batch[row];
+            if ((work.Tasks & TaskSet.Spam) != 0)
+            {
+                var head = spam ?? throw new InvalidOperationException("No spam head is loaded.");
+                work.SpamScore = PositiveProbability(head, states, row, work.Ids.Length, features, logits);
+                work.SpamModel = head.Model;
+            }
+
+            if ((work.Tasks & TaskSet.Claims) != 0)
+            {
+                var head = claims ?? throw new InvalidOperationException("No claims head is loaded.");
+                work.ClaimScore = PositiveProbability(head, states, row, work.Ids.Length, features, logits);
+                work.ArticlesModel = head.Model;
+            }
+
+            if ((work.Tasks & TaskSet.Ner) != 0)
+            {
+                var head = ner ?? throw new InvalidOperationException("No NER head is loaded.");
+                var tags = head.Spec.Labels.Count;
+                var probabilities = new float[work.Ids.Length * tags];
+                var width = Features.Width(states.Hidden, head.Spec.Layers.Count);
+                for (var position = 1; position < work.Ids.Length - 1; position++)
+                {
+                    Features.Token(states, head.Spec.Layers, row, position, features.AsSpan(0, width));
+                    var target = probabilities.AsSpan(position * tags, tags);
+                    head.Head.Forward(features.AsSpan(0, width), target);
+                    DenseHead.Softmax(target);
+                }
+
+                work.TagProbabilities = probabilities;
+                work.ArticlesModel = head.Model;
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var encoder in _encoders)
+        {
+            encoder.Dispose();
+        }
+    }
+
+    private int MaxFeatureWidth(int hidden)
+    {
+        var max = hidden;
+        foreach (var head in _heads.Values)
+        {
+            max = Math.Max(max, Features.Width(hidden, head.Spec.Layers.Count));
+        }
+
+        return max;
+    }
+
+    private static float PositiveProbability(TaskHead head, HiddenStates states, int row, int tokens, float[] features, float[] logits)
+    {
+        var width = Features.Width(states.Hidden, head.Spec.Layers.Count);
+        Features.Sequence(states, head.Spec.Layers, head.Spec.Pooling, row, tokens, features.AsSpan(0, width));
+        var output = logits.AsSpan(0, head.Spec.Labels.Count);
+        head.Head.Forward(features.AsSpan(0, width), output);
+        DenseHead.Softmax(output);
+        // Label sets put the positive class last (ham/spam, no-claim/claim).
+        return output[^1];
+    }
+
+    private static string ResolveEncoder(string dir, BundleManifest manifest)
+    {
+        if (manifest.Encoder.File is { } file)
+        {
+            return Path.Combine(dir, file);
+        }
+
+        if (manifest.Encoder.Base != MiniLmResources.Name || manifest.Encoder.Sha256 != MiniLmResources.ModelSha256)
+        {
+            throw new InvalidDataException(
+                $"Bundle {manifest.Name} {manifest.Version} needs encoder {manifest.Encoder.Base} ({manifest.Encoder.Sha256}), which is not shipped.");
+        }
+
+        return MiniLmResources.Ensure().ModelPath;
+    }
+}

@@ -1,0 +1,47 @@
+using StreamBert.Contracts;
+
+namespace StreamBert.Engine.Inference;
+
+/// <summary>Task heads a sequence must go through; one encoder pass serves all of them.</summary>
+[Flags]
+public enum TaskSet
+{
+    None = 0,
+    Spam = 1,
+    Claims = 2,
+    Ner = 4,
+}
+
+/// <summary>
+/// One encoder input (a window of a message, a sentence of an article) and, after the engine ran,
+/// the outputs of its heads. The owner (<see cref="State"/>) reassembles windows and sentences.
+/// </summary>
+public sealed class SequenceWork
+{
+    /// <summary>Token ids including [CLS] and [SEP].</summary>
+    public required int[] Ids { get; init; }
+
+    public required TaskSet Tasks { get; init; }
+
+    /// <summary>Which encoder of the model set this sequence runs on (sequences of one batch share it).</summary>
+    public int EncoderIndex { get; init; }
+
+    /// <summary>Whatever the caller needs to route results back (document, sentence index, window).</summary>
+    public object? State { get; init; }
+
+    /// <summary>Probability of the positive class (spam) after the engine ran.</summary>
+    public float SpamScore { get; set; }
+
+    /// <summary>Probability of "claim" after the engine ran.</summary>
+    public float ClaimScore { get; set; }
+
+    /// <summary>NER tag probabilities per position, row-major [Ids.Length, tags]; [CLS]/[SEP] rows are unused.</summary>
+    public float[]? TagProbabilities { get; set; }
+
+    /// <summary>The exact model versions that produced the outputs.</summary>
+    public ModelRef? SpamModel { get; set; }
+    public ModelRef? ArticlesModel { get; set; }
+
+    /// <summary>Padded length of the batch this sequence ran in (for padding metrics).</summary>
+    public int Length => Ids.Length;
+}

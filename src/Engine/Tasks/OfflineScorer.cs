@@ -1,0 +1,156 @@
+using StreamBert.Contracts;
+using StreamBert.Engine.Inference;
+using StreamBert.Engine.Tokenization;
+
+namespace StreamBert.Engine.Tasks;
+
+/// <summary>
+/// Scores whole data sets through a <see cref="ModelSet"/> exactly as the processor serves them (same
+/// windows, same heads, same window combination), in length-sorted batches. Evaluation goes through here
+/// so a reported metric is the metric of what is deployed.
+/// </summary>
+public sealed class OfflineScorer
+{
+    private readonly ModelSet _models;
+    private readonly int _batchTokens;
+    private readonly int _overlap;
+    private readonly int _maxWindows;
+
+    public OfflineScorer(ModelSet models, int batchTokens = 8192, int overlap = 32, int maxWindows = 16)
+    {
+        _models = models;
+        _batchTokens = batchTokens;
+        _overlap = overlap;
+        _maxWindows = maxWindows;
+    }
+
+    public Action<int, int>? Progress { get; set; }
+
+    /// <summary>Positive-class probability per text (spam or claim): the maximum over the text's windows.</summary>
+    public float[] ScoreTexts(IReadOnlyList<string> texts, string task, CancellationToken cancellationToken = default)
+    {
+        var head = _models.RequiredHead(task);
+        var flag = task == TaskNames.Spam ? TaskSet.Spam : TaskSet.Claims;
+        var work = new List<SequenceWork>();
+        var tokens = new List<Token>();
+        var windows = new List<(int Start, int Count)>();
+        for (var i = 0; i < texts.Count; i++)
+        {
+            tokens.Clear();
+            windows.Clear();
+            _models.Tokenizer.Tokenize(texts[i], tokens);
+            Windows.Plan(tokens.Count, head.MaxSequenceLength, _overlap, windows);
+            for (var w = 0; w < Math.Min(windows.Count, _maxWindows); w++)
+            {
+                work.Add(new SequenceWork { Ids = WithSpecials(tokens, windows[w]), Tasks = flag, EncoderIndex = head.EncoderIndex, State = i });
+            }
+        }
+
+        RunAll(work, cancellationToken);
+        var scores = new float[texts.Count];
+        foreach (var w in work)
+        {
+            var index = (int)w.State!;
+            scores[index] = Math.Max(scores[index], flag == TaskSet.Spam ? w.SpamScore : w.ClaimScore);
+        }
+
+        return scores;
+    }
+
+    /// <summary>BIO tag per word for pre-split sentences (first-subword labelling, best window per word).</summary>
+    public string[][] TagWords(IReadOnlyList<IReadOnlyList<string>> sentences, CancellationToken cancellationToken = default)
+    {
+        var head = _models.RequiredHead(TaskNames.Ner);
+        var labels = head.Spec.Labels;
+        var work = new List<SequenceWork>();
+        var plans = new (List<Token> Tokens, List<(int Start, int Count)> Windows, int FirstWork)[sentences.Count];
+        for (var s = 0; s < sentences.Count; s++)
+        {
+            var tokens = new List<Token>();
+            var windows = new List<(int Start, int Count)>();
+            _models.Tokenizer.TokenizeWords(sentences[s], tokens);
+            Windows.Plan(tokens.Count, head.MaxSequenceLength, _overlap, windows);
+            plans[s] = (tokens, windows, work.Count);
+            foreach (var window in windows)
+            {
+                work.Add(new SequenceWork { Ids = WithSpecials(tokens, window), Tasks = TaskSet.Ner, EncoderIndex = head.EncoderIndex });
+            }
+        }
+
+        RunAll(work, cancellationToken);
+        var result = new string[sentences.Count][];
+        for (var s = 0; s < sentences.Count; s++)
+        {
+            var (tokens, windows, firstWork) = plans[s];
+            var tags = new string[sentences[s].Count];
+            Array.Fill(tags, "O");
+            var seen = new bool[tags.Length];
+            for (var p = 0; p < tokens.Count; p++)
+            {
+                var word = tokens[p].Word;
+                if (seen[word])
+                {
+                    continue;
+                }
+
+                seen[word] = true;
+                var window = Windows.BestWindowFor(p, windows);
+                var probabilities = work[firstWork + window].TagProbabilities!;
+                var row = probabilities.AsSpan((p - windows[window].Start + 1) * labels.Count, labels.Count);
+                var best = 0;
+                for (var t = 1; t < row.Length; t++)
+                {
+                    if (row[t] > row[best])
+                    {
+                        best = t;
+                    }
+                }
+
+                tags[word] = labels[best];
+            }
+
+            result[s] = tags;
+        }
+
+        return result;
+    }
+
+    private int[] WithSpecials(List<Token> tokens, (int Start, int Count) window)
+    {
+        var ids = new int[window.Count + 2];
+        ids[0] = _models.Tokenizer.ClsId;
+        for (var i = 0; i < window.Count; i++)
+        {
+            ids[i + 1] = tokens[window.Start + i].Id;
+        }
+
+        ids[^1] = _models.Tokenizer.SepId;
+        return ids;
+    }
+
+    private void RunAll(List<SequenceWork> work, CancellationToken cancellationToken)
+    {
+        var order = work.OrderBy(w => w.EncoderIndex).ThenBy(w => w.Ids.Length).ToList();
+        var batch = new List<SequenceWork>();
+        var done = 0;
+        foreach (var item in order)
+        {
+            if (batch.Count > 0 && ((batch.Count + 1) * item.Ids.Length > _batchTokens || batch[0].EncoderIndex != item.EncoderIndex))
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                _models.Run(batch);
+                done += batch.Count;
+                Progress?.Invoke(done, work.Count);
+                batch.Clear();
+            }
+
+            batch.Add(item);
+        }
+
+        if (batch.Count > 0)
+        {
+            _models.Run(batch);
+            Progress?.Invoke(work.Count, work.Count);
+        }
+    }
+}

@@ -1,0 +1,69 @@
+using System.ComponentModel.DataAnnotations;
+using StreamBert.Contracts;
+
+namespace StreamBert.Processor.Hosting;
+
+/// <summary>Topic names, configurable under <c>Topics</c>; defaults are <see cref="Contracts.Topics"/>.</summary>
+public sealed class TopicNames
+{
+    [Required] public string Messages { get; set; } = Topics.Messages;
+    [Required] public string MessagesSpam { get; set; } = Topics.MessagesSpam;
+    [Required] public string Articles { get; set; } = Topics.Articles;
+    [Required] public string ArticlesClaims { get; set; } = Topics.ArticlesClaims;
+    [Required] public string ArticlesEntities { get; set; } = Topics.ArticlesEntities;
+    [Required] public string Models { get; set; } = Topics.Models;
+
+    public string DeadLetterOf(string inputTopic) => Topics.DeadLetterOf(inputTopic);
+}
+
+/// <summary>Processor settings, bound from the <c>Processor</c> section and validated on start.</summary>
+public sealed class ProcessorOptions
+{
+    /// <summary>Kafka bootstrap servers (also settable through <c>Kafka:Consumer:BootstrapServers</c>).</summary>
+    [Required] public string BootstrapServers { get; set; } = "localhost:9092";
+
+    [Required] public string GroupId { get; set; } = "streambert-processor";
+
+    /// <summary>Model registry folder; the processor serves each bundle's current version.</summary>
+    [Required] public string Registry { get; set; } = "";
+
+    /// <summary>Bundles to serve (spam → messages, articles → articles); a topic is consumed only when its bundle exists.</summary>
+    public string SpamBundle { get; set; } = "spam";
+    public string ArticlesBundle { get; set; } = "articles";
+
+    /// <summary>A batch closes when its padded token count reaches this.</summary>
+    [Range(16, 1_000_000)] public int MaxBatchTokens { get; set; } = 4096;
+
+    /// <summary>…or when this long has passed since its first sequence arrived.</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:01:00")] public TimeSpan MaxBatchDelay { get; set; } = TimeSpan.FromMilliseconds(10);
+
+    /// <summary>Largest number of sequences in one batch, whatever their length.</summary>
+    [Range(1, 4096)] public int MaxBatchSequences { get; set; } = 64;
+
+    /// <summary>Records larger than this go to the dead-letter topic unparsed.</summary>
+    [Range(64, 64 * 1024 * 1024)] public int MaxInputBytes { get; set; } = 256 * 1024;
+
+    /// <summary>Windows of a long message beyond this are not scored (a spam verdict rarely needs more than the first pages).</summary>
+    [Range(1, 1024)] public int MaxWindowsPerMessage { get; set; } = 16;
+
+    /// <summary>Word pieces shared by consecutive windows of a long text.</summary>
+    [Range(0, 256)] public int WindowOverlap { get; set; } = 32;
+
+    /// <summary>Capacity of each bounded channel between stages.</summary>
+    [Range(1, 1_000_000)] public int ChannelCapacity { get; set; } = 1024;
+
+    /// <summary>Spam score at or above which a message is labelled spam.</summary>
+    [Range(0.0, 1.0)] public double SpamThreshold { get; set; } = 0.5;
+
+    /// <summary>Claim score at or above which a sentence is labelled claim.</summary>
+    [Range(0.0, 1.0)] public double ClaimThreshold { get; set; } = 0.5;
+
+    /// <summary><c>auto</c>, <c>cpu</c> or <c>cuda</c>.</summary>
+    [RegularExpression("^(auto|cpu|cuda)$")] public string Device { get; set; } = "auto";
+
+    /// <summary>ONNX Runtime threads per operator; 0 = one per core.</summary>
+    [Range(0, 256)] public int IntraOpThreads { get; set; }
+
+    /// <summary>How often finished offsets are committed.</summary>
+    public TimeSpan CommitInterval { get; set; } = TimeSpan.FromSeconds(1);
+}

@@ -1,0 +1,201 @@
+using System.Diagnostics;
+using System.Threading.Channels;
+using Confluent.Kafka;
+using Microsoft.Extensions.Logging;
+using StreamBert.Processor.Diagnostics;
+
+namespace StreamBert.Processor.Ingest;
+
+/// <summary>
+/// The consume loop, on its own thread as the Kafka client's examples run it. It stores only offsets the
+/// <see cref="OffsetTracker"/> has released (auto-commit then commits stored offsets), pauses its partitions
+/// while the pipeline is full, commits on revocation, and on shutdown waits for the pipeline to drain
+/// before its final commit.
+/// </summary>
+public sealed partial class KafkaIngest
+{
+    private readonly IConsumer<byte[]?, byte[]?> _consumer;
+    private readonly OffsetTracker _tracker;
+    private readonly ProcessorMetrics _metrics;
+    private readonly ILogger _logger;
+
+    public KafkaIngest(IConsumer<byte[]?, byte[]?> consumer, OffsetTracker tracker, ProcessorMetrics metrics, ILogger logger)
+    {
+        _consumer = consumer;
+        _tracker = tracker;
+        _metrics = metrics;
+        _logger = logger;
+    }
+
+    /// <summary>Consumer config handlers that keep the tracker consistent with the assignment.</summary>
+    public static ConsumerBuilder<byte[]?, byte[]?> WithRebalanceHandlers(ConsumerBuilder<byte[]?, byte[]?> builder, OffsetTracker tracker, ILogger logger)
+        => builder
+            .SetPartitionsAssignedHandler((_, partitions) => LogAssigned(logger, string.Join(", ", partitions)))
+            .SetPartitionsRevokedHandler((consumer, partitions) =>
+            {
+                StoreReady(consumer, tracker, logger);
+                try
+                {
+                    consumer.Commit();
+                }
+                catch (KafkaException ex) when (ex.Error.Code == ErrorCode.Local_NoOffset)
+                {
+                }
+                catch (KafkaException ex)
+                {
+                    LogCommitFailed(logger, ex.Error.Reason);
+                }
+
+                tracker.Reset();
+                LogRevoked(logger, string.Join(", ", partitions));
+            })
+            .SetPartitionsLostHandler((_, partitions) =>
+            {
+                tracker.Reset();
+                LogRevoked(logger, string.Join(", ", partitions));
+            });
+
+    /// <summary>Runs the loop on a dedicated thread until <paramref name="stop"/>, then completes <paramref name="output"/>.</summary>
+    public Task RunAsync(IReadOnlyCollection<string> topics, ChannelWriter<InputRecord> output, Task pipelineDrained, CancellationToken stop)
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                Loop(topics, output, stop);
+                output.TryComplete();
+                // Shutdown: outputs of everything consumed are delivered before the last commit.
+                try
+                {
+                    pipelineDrained.GetAwaiter().GetResult();
+                }
+                catch (Exception)
+                {
+                    // A failing pipeline reports through its own task; still commit what was finished.
+                }
+
+                StoreReady(_consumer, _tracker, _logger);
+                try
+                {
+                    _consumer.Commit();
+                }
+                catch (KafkaException ex) when (ex.Error.Code == ErrorCode.Local_NoOffset)
+                {
+                }
+
+                _consumer.Close();
+                done.SetResult();
+            }
+            catch (Exception ex)
+            {
+                output.TryComplete(ex);
+                done.SetException(ex);
+            }
+        })
+        {
+            IsBackground = true,
+            Name = "streambert-ingest",
+        };
+        thread.Start();
+        return done.Task;
+    }
+
+    private void Loop(IReadOnlyCollection<string> topics, ChannelWriter<InputRecord> output, CancellationToken stop)
+    {
+        _consumer.Subscribe(topics);
+        var lastStore = Stopwatch.GetTimestamp();
+        while (!stop.IsCancellationRequested)
+        {
+            ConsumeResult<byte[]?, byte[]?>? result;
+            try
+            {
+                result = _consumer.Consume(TimeSpan.FromMilliseconds(100));
+            }
+            catch (ConsumeException ex) when (!ex.Error.IsFatal)
+            {
+                LogConsumeError(_logger, ex.Error.Reason);
+                continue;
+            }
+
+            if (Stopwatch.GetElapsedTime(lastStore) > TimeSpan.FromMilliseconds(200))
+            {
+                StoreReady(_consumer, _tracker, _logger);
+                lastStore = Stopwatch.GetTimestamp();
+            }
+
+            if (result is null || result.IsPartitionEOF || result.Message is null)
+            {
+                continue;
+            }
+
+            var generation = _tracker.Track(result.TopicPartitionOffset);
+            var record = new InputRecord(result.TopicPartitionOffset, result.Message.Key, result.Message.Value, result.Message.Headers ?? [], Stopwatch.GetTimestamp(), generation);
+            _metrics.RecordConsumed(result.Topic);
+            if (!output.TryWrite(record))
+            {
+                WaitForRoom(output, record, stop);
+            }
+        }
+    }
+
+    /// <summary>Back-pressure: pause fetching until the pipeline has room, keeping the group membership alive.</summary>
+    private void WaitForRoom(ChannelWriter<InputRecord> output, InputRecord record, CancellationToken stop)
+    {
+        var paused = _consumer.Assignment;
+        _consumer.Pause(paused);
+        try
+        {
+            while (!output.TryWrite(record))
+            {
+                try
+                {
+                    output.WaitToWriteAsync(stop).AsTask().Wait(TimeSpan.FromMilliseconds(200), stop);
+                }
+                catch (OperationCanceledException)
+                {
+                    // Shutdown with a full pipeline: the record was tracked, so write it anyway once there is room.
+                    output.WriteAsync(record, CancellationToken.None).AsTask().GetAwaiter().GetResult();
+                    return;
+                }
+
+                StoreReady(_consumer, _tracker, _logger);
+            }
+        }
+        finally
+        {
+            _consumer.Resume(paused);
+        }
+    }
+
+    private static void StoreReady(IConsumer<byte[]?, byte[]?> consumer, OffsetTracker tracker, ILogger logger)
+    {
+        foreach (var offset in tracker.TakeStorable())
+        {
+            try
+            {
+                consumer.StoreOffset(offset);
+            }
+            catch (KafkaException ex) when (ex.Error.Code == ErrorCode.Local_State)
+            {
+                // The partition is no longer assigned; its new owner re-reads from the last commit.
+                LogStoreSkipped(logger, offset.ToString());
+            }
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Partitions assigned: {Partitions}")]
+    private static partial void LogAssigned(ILogger logger, string partitions);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Partitions revoked: {Partitions}")]
+    private static partial void LogRevoked(ILogger logger, string partitions);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Commit on revocation failed: {Reason}")]
+    private static partial void LogCommitFailed(ILogger logger, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Consume error: {Reason}")]
+    private static partial void LogConsumeError(ILogger logger, string reason);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Offset {Offset} not stored: partition no longer assigned")]
+    private static partial void LogStoreSkipped(ILogger logger, string offset);
+}

@@ -1,0 +1,164 @@
+using System.Text;
+using System.Text.Json;
+using StreamBert.Contracts;
+using StreamBert.Engine.Decoding;
+using StreamBert.Engine.Inference;
+using StreamBert.Engine.Tokenization;
+using StreamBert.Processor.Hosting;
+using StreamBert.Processor.Preprocess;
+
+namespace StreamBert.Processor.Postprocess;
+
+/// <summary>
+/// Reassembles a document's sequences into output records: a message's windows into one spam verdict
+/// (maximum window score: one spammy page makes a spam message), an article's sentences into the
+/// claims record and its NER tags into entity spans with character offsets into the body.
+/// </summary>
+public sealed class Postprocessor
+{
+    private readonly ProcessorOptions _options;
+    private readonly TopicNames _topics;
+
+    public Postprocessor(ProcessorOptions options, TopicNames topics)
+    {
+        _options = options;
+        _topics = topics;
+    }
+
+    public OutputSet Build(Document document) => document.Kind switch
+    {
+        DocumentKind.Message => BuildMessage(document),
+        DocumentKind.Article => BuildArticle(document),
+        _ => throw new InvalidOperationException($"Unknown document kind {document.Kind}."),
+    };
+
+    public OutputSet DeadLetter(Rejected rejected)
+    {
+        var record = new OutputRecord(_topics.DeadLetterOf(rejected.Record.Position.Topic), rejected.Record.Key, rejected.Record.Value ?? [], rejected.Reason);
+        return new OutputSet(rejected.Record, [record], null);
+    }
+
+    private OutputSet BuildMessage(Document document)
+    {
+        var score = 0f;
+        ModelRef? model = null;
+        foreach (var work in document.Sequences)
+        {
+            score = Math.Max(score, work.SpamScore);
+            model ??= work.SpamModel;
+        }
+
+        var label = new SpamLabel(
+            document.Id,
+            score >= _options.SpamThreshold ? LabelSets.Spam : LabelSets.Ham,
+            score,
+            model ?? throw new InvalidOperationException("A scored message has no model."));
+        var value = JsonSerializer.SerializeToUtf8Bytes(label);
+        return new OutputSet(document.Record, [new OutputRecord(_topics.MessagesSpam, Encoding.UTF8.GetBytes(document.Id), value)], document.Id);
+    }
+
+    private OutputSet BuildArticle(Document document)
+    {
+        var text = document.Text;
+        var sentences = new List<SentenceLabel>(document.Sentences.Count);
+        var entities = new List<EntitySpan>();
+        ModelRef? model = null;
+        var ner = (IReadOnlyList<string>)LabelSets.NerTags;
+        var wordSpans = new List<WordSpan>();
+        var sequence = 0;
+        for (var s = 0; s < document.Sentences.Count; s++)
+        {
+            // Sequences were added sentence by sentence, windows in order.
+            var first = sequence;
+            while (sequence < document.Pieces.Count && document.Pieces[sequence].Sentence == s)
+            {
+                sequence++;
+            }
+
+            var claimScore = 0f;
+            for (var q = first; q < sequence; q++)
+            {
+                claimScore = Math.Max(claimScore, document.Sequences[q].ClaimScore);
+                model ??= document.Sequences[q].ArticlesModel;
+            }
+
+            var (start, length) = document.Sentences[s].GetOffsetAndLength(text.Length);
+            sentences.Add(new SentenceLabel(
+                start,
+                start + length,
+                text.Substring(start, length),
+                claimScore >= _options.ClaimThreshold ? LabelSets.Claim : LabelSets.NoClaim,
+                claimScore));
+            if (sequence > first)
+            {
+                DecodeEntities(document, first, sequence, ner, wordSpans, entities);
+            }
+        }
+
+        var modelRef = model ?? throw new InvalidOperationException("A scored article has no model.");
+        var key = Encoding.UTF8.GetBytes(document.Id);
+        var claims = JsonSerializer.SerializeToUtf8Bytes(new ClaimsOutput(document.Id, modelRef, sentences));
+        var spans = JsonSerializer.SerializeToUtf8Bytes(new EntitiesOutput(document.Id, modelRef, entities));
+        return new OutputSet(document.Record, [new OutputRecord(_topics.ArticlesClaims, key, claims), new OutputRecord(_topics.ArticlesEntities, key, spans)], document.Id);
+    }
+
+    /// <summary>
+    /// First-subword labelling: a word's tag is the argmax at its first piece, read from the window where
+    /// that piece had the most context.
+    /// </summary>
+    private static void DecodeEntities(Document document, int firstSequence, int endSequence, IReadOnlyList<string> labels, List<WordSpan> wordSpans, List<EntitySpan> entities)
+    {
+        var pieces = document.Pieces[firstSequence];
+        var tokens = pieces.Tokens;
+        var windows = new List<(int Start, int Count)>(endSequence - firstSequence);
+        for (var q = firstSequence; q < endSequence; q++)
+        {
+            windows.Add((document.Pieces[q].Start, document.Pieces[q].Count));
+        }
+
+        var wordFirstPiece = new List<int>();
+        var lastWord = int.MinValue;
+        for (var i = 0; i < tokens.Count; i++)
+        {
+            if (tokens[i].Word != lastWord)
+            {
+                wordFirstPiece.Add(i);
+                lastWord = tokens[i].Word;
+            }
+        }
+
+        var tagCount = labels.Count;
+        var tags = new int[wordFirstPiece.Count];
+        var probabilities = new float[wordFirstPiece.Count];
+        for (var w = 0; w < wordFirstPiece.Count; w++)
+        {
+            var piece = wordFirstPiece[w];
+            var window = Windows.BestWindowFor(piece, windows);
+            var work = document.Sequences[firstSequence + window];
+            var position = piece - windows[window].Start + 1;
+            var row = work.TagProbabilities.AsSpan(position * tagCount, tagCount);
+            var best = 0;
+            for (var t = 1; t < tagCount; t++)
+            {
+                if (row[t] > row[best])
+                {
+                    best = t;
+                }
+            }
+
+            tags[w] = best;
+            probabilities[w] = row[best];
+        }
+
+        wordSpans.Clear();
+        BioDecoder.Decode(tags, probabilities, labels, wordSpans);
+        var text = document.Text;
+        foreach (var span in wordSpans)
+        {
+            var start = tokens[wordFirstPiece[span.StartWord]].Start;
+            var lastPiece = span.EndWord < wordFirstPiece.Count ? wordFirstPiece[span.EndWord] - 1 : tokens.Count - 1;
+            var end = tokens[lastPiece].End;
+            entities.Add(new EntitySpan(start, end, text[start..end], span.Type, span.Score));
+        }
+    }
+}

@@ -1,0 +1,283 @@
+using System.Diagnostics;
+using System.Globalization;
+using StreamBert.Contracts;
+using StreamBert.Engine.Heads;
+using StreamBert.Engine.Inference;
+using StreamBert.Engine.Models;
+using StreamBert.Engine.Tokenization;
+using StreamBert.Training.Data;
+using StreamBert.Training.Evaluation;
+using StreamBert.Training.FeatureExtraction;
+using StreamBert.Training.Heads;
+
+namespace StreamBert.Training.Jobs;
+
+/// <summary>
+/// Heads-only training (the feature-based approach): the pretrained encoder is frozen, its hidden states
+/// are extracted once, and a small dense head is trained on them. The result is a new immutable bundle
+/// version: the head, the vocabulary and a manifest that pins the encoder by sha256, the feature layers,
+/// the label set and the evaluation metrics measured through the serving path.
+/// </summary>
+public static class HeadTrainingJob
+{
+    public static async Task<BundleManifest> RunAsync(TrainRequest request, TextWriter log, CancellationToken cancellationToken)
+        => await Task.Run(() => Run(request, log, cancellationToken), cancellationToken).ConfigureAwait(false);
+
+    public static BundleManifest Run(TrainRequest request, TextWriter log, CancellationToken cancellationToken)
+    {
+        var encoder = MiniLmResources.Ensure();
+        var layers = request.Layers ?? TrainRequest.ForTask(request.Task).Layers!;
+        var tokenizer = WordPieceTokenizer.FromFile(encoder.VocabPath);
+        using var session = EncoderSession.FromFile(encoder.ModelPath, layers);
+        log.WriteLine($"Encoder {encoder.Name} on {session.Device.Provider} ({session.Device.Reason}); features: layers {string.Join(",", layers)}, {request.Pooling} pooling");
+        var extractor = new FeatureExtractor(session, tokenizer, request.MaxSequenceLength) { Progress = ProgressPrinter(log, "features") };
+        var spec = new HeadSpec
+        {
+            Kind = request.Task == TaskNames.Ner ? "token" : "sequence",
+            Labels = request.Task switch
+            {
+                TaskNames.Spam => LabelSets.SpamLabels,
+                TaskNames.Claims => LabelSets.ClaimLabels,
+                _ => LabelSets.NerTags,
+            },
+            Layers = layers,
+            Pooling = request.Pooling,
+            File = request.Task + ".head",
+        };
+
+        var clock = Stopwatch.StartNew();
+        var (head, training, evaluate) = request.Task == TaskNames.Ner
+            ? TrainNer(request, spec, extractor, log, cancellationToken)
+            : TrainSequence(request, spec, extractor, log, cancellationToken);
+        log.WriteLine($"Head trained in {clock.Elapsed.TotalSeconds:F0} s");
+
+        var registry = new ModelRegistry(request.Registry);
+        var bundle = request.Bundle ?? TaskDefaults.BundleOf(request.Task);
+        var parentVersion = registry.CurrentVersion(bundle);
+        var parent = parentVersion is null ? null : registry.ReadManifest(bundle, parentVersion);
+
+        // Measure through the serving path on a staging copy, so the manifest carries what is deployed.
+        var staging = Path.Combine(Path.GetTempPath(), "streambert-staging-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(staging);
+        try
+        {
+            var heads = WriteFiles(staging, encoder, head, spec, parent, parentVersion is null ? null : registry.BundleDirectory(bundle, parentVersion));
+            var draft = Manifest(bundle, "staging", parentVersion, request, encoder, heads, FilesOf(staging), new Dictionary<string, IReadOnlyDictionary<string, double>>(), training);
+            File.WriteAllText(Path.Combine(staging, ModelRegistry.ManifestFile), System.Text.Json.JsonSerializer.Serialize(draft, ModelRegistry.Json));
+            EvaluationReport report;
+            using (var models = ModelSet.Load([staging]))
+            {
+                report = evaluate(models);
+            }
+
+            log.WriteLine($"Evaluation ({training.GetValueOrDefault("evaluatedOn")}): n {report.N}, precision {report.Precision:F4}, recall {report.Recall:F4}, F1 {report.F1:F4}");
+            var metrics = new Dictionary<string, IReadOnlyDictionary<string, double>>();
+            if (parent is not null)
+            {
+                foreach (var (task, values) in parent.Metrics)
+                {
+                    metrics[task] = values;
+                }
+            }
+
+            metrics[request.Task] = report.ToMetrics();
+            return registry.Publish(
+                bundle,
+                target => WriteFiles(target, encoder, head, spec, parent, parentVersion is null ? null : registry.BundleDirectory(bundle, parentVersion)),
+                (version, files) => Manifest(bundle, version, parentVersion, request, encoder, heads, files, metrics, training));
+        }
+        finally
+        {
+            Directory.Delete(staging, recursive: true);
+        }
+    }
+
+    private static (DenseHead Head, Dictionary<string, string> Training, Func<ModelSet, EvaluationReport> Evaluate) TrainSequence(
+        TrainRequest request, HeadSpec spec, FeatureExtractor extractor, TextWriter log, CancellationToken cancellationToken)
+    {
+        var positive = spec.Labels[^1];
+        var rows = new List<LabeledText>();
+        foreach (var file in request.DataFiles)
+        {
+            var report = new ReadReport();
+            rows.AddRange(request.Task == TaskNames.Spam
+                ? SpamDataReader.Read(file, report)
+                : ClaimDataReader.Read(file, report).Select(r => r.ToLabeledText()));
+            log.WriteLine($"Read {file}: {report}");
+        }
+
+        var dedup = DatasetSplit.Deduplicate(rows);
+        log.WriteLine($"{dedup.InputCount} rows, {dedup.DuplicatesRemoved} duplicate texts removed, {dedup.ConflictingTexts} with conflicting labels");
+        IReadOnlyList<LabeledText> train;
+        IReadOnlyList<LabeledText> test;
+        string evaluatedOn;
+        if (request.EvalFile is { } evalFile)
+        {
+            test = request.Task == TaskNames.Spam
+                ? SpamDataReader.Read(evalFile).ToList()
+                : ClaimDataReader.Read(evalFile).Select(r => r.ToLabeledText()).ToList();
+            var held = test.Select(t => t.Text).ToHashSet(StringComparer.Ordinal);
+            train = dedup.Items.Where(r => !held.Contains(r.Text)).ToList();
+            evaluatedOn = $"{Path.GetFileName(evalFile)} (all {test.Count} rows; {dedup.Items.Count - train.Count} of its texts removed from training)";
+        }
+        else
+        {
+            var split = DatasetSplit.Split(dedup.Items);
+            train = split.Train;
+            test = split.Test;
+            evaluatedOn = $"held-out split (hash bucket < {DatasetSplit.DefaultTestPercent} of 100): {test.Count} rows";
+        }
+
+        log.WriteLine($"Train {train.Count} ({train.Count(r => r.Label == positive)} {positive}), evaluate on {evaluatedOn}");
+        var features = extractor.Sequences(train.Select(r => r.Text).ToList(), spec.Layers, spec.Pooling, cancellationToken);
+        var labels = train.Select(r => r.Label == positive ? 1 : 0).ToArray();
+        var result = HeadTrainer.Train(features, labels, 2, new HeadTrainerOptions
+        {
+            HiddenDim = request.Hidden,
+            MaxEpochs = request.Epochs,
+            BatchSize = request.BatchSize,
+            LearningRate = request.LearningRate,
+            Patience = 5,
+            Seed = request.Seed,
+            BalanceClasses = request.Task == TaskNames.Claims,
+            ValidationMetric = (gold, predicted) => BinaryMetrics.Compute(gold, predicted, 1).F1,
+        }, EpochPrinter(log), cancellationToken);
+
+        var training = new Dictionary<string, string>
+        {
+            ["task"] = request.Task,
+            ["files"] = string.Join(";", request.DataFiles.Select(Path.GetFileName)),
+            ["trainRows"] = train.Count.ToString(CultureInfo.InvariantCulture),
+            ["split"] = "dedup by exact text; test = stable hash bucket < 20 of 100 (DatasetSplit)",
+            ["evaluatedOn"] = evaluatedOn,
+            ["bestEpoch"] = result.BestEpoch.ToString(CultureInfo.InvariantCulture),
+            ["mode"] = "heads",
+        };
+        return (result.Head, training, models => EvaluationJob.Binary(models, request.Task, test, positive, cancellationToken));
+    }
+
+    private static (DenseHead Head, Dictionary<string, string> Training, Func<ModelSet, EvaluationReport> Evaluate) TrainNer(
+        TrainRequest request, HeadSpec spec, FeatureExtractor extractor, TextWriter log, CancellationToken cancellationToken)
+    {
+        var train = request.DataFiles.SelectMany(f => ConllReader.Read(f)).ToList();
+        var dev = request.DevFile is { } devFile ? ConllReader.Read(devFile).ToList() : [];
+        var test = request.EvalFile is { } evalFile ? ConllReader.Read(evalFile).ToList() : dev;
+        log.WriteLine($"NER: {train.Count} training sentences, {dev.Count} dev, {test.Count} evaluation");
+        var tagIndex = spec.Labels.Select((t, i) => (t, i)).ToDictionary(p => p.t, p => p.i);
+        var rows = new List<float[]>();
+        var labels = new List<int>();
+        void Add(IReadOnlyList<NerSentence> sentences)
+        {
+            var vectors = extractor.Words(sentences.Select(s => s.Tokens).ToList(), spec.Layers, cancellationToken);
+            for (var s = 0; s < sentences.Count; s++)
+            {
+                for (var w = 0; w < sentences[s].Tokens.Count; w++)
+                {
+                    if (vectors[s][w] is { } vector && tagIndex.TryGetValue(sentences[s].Tags[w], out var tag))
+                    {
+                        rows.Add(vector);
+                        labels.Add(tag);
+                    }
+                }
+            }
+        }
+
+        Add(train);
+        var trainRows = rows.Count;
+        IReadOnlyList<int>? validation = null;
+        if (dev.Count > 0)
+        {
+            Add(dev);
+            validation = Enumerable.Range(trainRows, rows.Count - trainRows).ToList();
+        }
+
+        log.WriteLine($"{trainRows} training words{(validation is null ? "" : $", {validation.Count} dev words for early stopping")}");
+        var result = HeadTrainer.Train(rows.ToArray(), labels.ToArray(), spec.Labels.Count, new HeadTrainerOptions
+        {
+            HiddenDim = request.Hidden,
+            MaxEpochs = request.Epochs,
+            BatchSize = Math.Max(request.BatchSize, 256),
+            LearningRate = request.LearningRate,
+            Seed = request.Seed,
+            ValidationRows = validation,
+        }, EpochPrinter(log), cancellationToken);
+        var training = new Dictionary<string, string>
+        {
+            ["task"] = request.Task,
+            ["files"] = string.Join(";", request.DataFiles.Select(Path.GetFileName)),
+            ["trainWords"] = trainRows.ToString(CultureInfo.InvariantCulture),
+            ["evaluatedOn"] = request.EvalFile is null ? (request.DevFile is null ? "none" : Path.GetFileName(request.DevFile)) : Path.GetFileName(request.EvalFile),
+            ["bestEpoch"] = result.BestEpoch.ToString(CultureInfo.InvariantCulture),
+            ["mode"] = "heads",
+        };
+        return (result.Head, training, models => test.Count == 0
+            ? new EvaluationReport { Task = TaskNames.Ner, Model = models.RequiredHead(TaskNames.Ner).Model, N = 0, Precision = 0, Recall = 0, F1 = 0 }
+            : EvaluationJob.Ner(models, test, cancellationToken));
+    }
+
+    /// <summary>Writes the head, the vocabulary and, for a bundle with several heads, the parent's other heads.</summary>
+    private static Dictionary<string, HeadSpec> WriteFiles(string target, PretrainedEncoder encoder, DenseHead head, HeadSpec spec, BundleManifest? parent, string? parentDirectory)
+    {
+        File.Copy(encoder.VocabPath, Path.Combine(target, "vocab.txt"), overwrite: true);
+        using (var stream = File.Create(Path.Combine(target, spec.File)))
+        {
+            head.Save(stream);
+        }
+
+        var task = spec.File[..^".head".Length];
+        var heads = new Dictionary<string, HeadSpec> { [task] = spec };
+        if (parent is not null && parentDirectory is not null)
+        {
+            foreach (var (otherTask, otherSpec) in parent.Heads)
+            {
+                if (otherTask != task)
+                {
+                    File.Copy(Path.Combine(parentDirectory, otherSpec.File), Path.Combine(target, otherSpec.File), overwrite: true);
+                    heads[otherTask] = otherSpec;
+                }
+            }
+        }
+
+        return heads;
+    }
+
+    private static BundleManifest Manifest(string bundle, string version, string? parentVersion, TrainRequest request, PretrainedEncoder encoder, Dictionary<string, HeadSpec> heads, IReadOnlyDictionary<string, string> files, IReadOnlyDictionary<string, IReadOnlyDictionary<string, double>> metrics, Dictionary<string, string> training)
+        => new()
+        {
+            Name = bundle,
+            Version = version,
+            ParentVersion = parentVersion,
+            CreatedAt = DateTimeOffset.UtcNow,
+            Encoder = new EncoderRef { Base = encoder.Name, Sha256 = encoder.ModelSha256 },
+            MaxSequenceLength = request.MaxSequenceLength,
+            Heads = heads,
+            Files = files,
+            Metrics = metrics,
+            Training = training,
+        };
+
+    private static Dictionary<string, string> FilesOf(string directory) =>
+        Directory.GetFiles(directory).Where(f => Path.GetFileName(f) != ModelRegistry.ManifestFile)
+            .ToDictionary(f => Path.GetFileName(f), FileHash.Sha256);
+
+    private static Action<int, int> ProgressPrinter(TextWriter log, string what)
+    {
+        var clock = Stopwatch.StartNew();
+        var last = TimeSpan.Zero;
+        return (done, total) =>
+        {
+            if (clock.Elapsed - last < TimeSpan.FromSeconds(10) && done < total)
+            {
+                return;
+            }
+
+            last = clock.Elapsed;
+            var rate = done / Math.Max(clock.Elapsed.TotalSeconds, 1e-3);
+            var eta = rate > 0 ? TimeSpan.FromSeconds((total - done) / rate) : TimeSpan.Zero;
+            log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {what}: {done}/{total} ({rate:F0}/s, ETA {eta:mm\\:ss})"));
+        };
+    }
+
+    private static Progress<HeadEpochProgress> EpochPrinter(TextWriter log) => new(p =>
+        log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  epoch {p.Epoch}: loss {p.TrainLoss:F4}, validation {p.ValidationMetric:F4}{(p.Improved ? " *" : "")}")));
+}

@@ -1,0 +1,48 @@
+namespace StreamBert.Training.Jobs;
+
+/// <summary>What <c>streambert train</c> asks for.</summary>
+public sealed record TrainRequest
+{
+    public required string Task { get; init; }
+    public required IReadOnlyList<string> DataFiles { get; init; }
+    public required string Registry { get; init; }
+
+    /// <summary>Bundle to write (defaults: spam → spam; claims, ner → articles).</summary>
+    public string? Bundle { get; init; }
+
+    /// <summary>Encoder layers whose hidden states the head reads (concatenated).</summary>
+    public IReadOnlyList<int>? Layers { get; init; }
+
+    public string Pooling { get; init; } = "mean";
+    public int Hidden { get; init; }
+    public int Epochs { get; init; } = 40;
+    public int BatchSize { get; init; } = 32;
+    public float LearningRate { get; init; } = 2e-3f;
+    public int MaxSequenceLength { get; init; } = 128;
+    public int Seed { get; init; } = 17;
+
+    /// <summary>Optional separate file to evaluate on (e.g. ClaimBuster ground truth); otherwise the held-out split.</summary>
+    public string? EvalFile { get; init; }
+
+    /// <summary>Optional development file for early stopping and feature comparison (e.g. CoNLL valid).</summary>
+    public string? DevFile { get; init; }
+
+    /// <summary>
+    /// Defaults per task, chosen on held-out data (README, "Feature choices"): every head reads the
+    /// concatenation of the last four layers (mean-pooled for sequence tasks, per first piece for NER)
+    /// through one hidden layer; the last layer alone gave SMS spam F1 0.884 against 0.967.
+    /// </summary>
+    public static TrainRequest ForTask(string task) => task switch
+    {
+        Contracts.TaskNames.Spam => new TrainRequest { Task = task, DataFiles = [], Registry = "", Layers = [3, 4, 5, 6], Pooling = "mean", Hidden = 256, MaxSequenceLength = 128 },
+        Contracts.TaskNames.Claims => new TrainRequest { Task = task, DataFiles = [], Registry = "", Layers = [3, 4, 5, 6], Pooling = "mean", Hidden = 256, MaxSequenceLength = 128 },
+        Contracts.TaskNames.Ner => new TrainRequest { Task = task, DataFiles = [], Registry = "", Layers = [3, 4, 5, 6], Pooling = "mean", Hidden = 256, MaxSequenceLength = 128 },
+        _ => throw new ArgumentException($"Unknown task {task}.", nameof(task)),
+    };
+}
+
+/// <summary>Default feature choices per task, measured on development data (see README).</summary>
+public static class TaskDefaults
+{
+    public static string BundleOf(string task) => task == Contracts.TaskNames.Spam ? "spam" : "articles";
+}

@@ -1,0 +1,84 @@
+using System.Text.Json;
+using StreamBert.Contracts;
+using StreamBert.Kafka.Tests;
+
+namespace StreamBert.EndToEnd.Tests;
+
+[Collection(SpamModelCollection.Name)]
+public sealed class SpamPipelineTests : IClassFixture<EmbeddedKafkaFixture>
+{
+    private readonly EmbeddedKafkaFixture _kafka;
+    private readonly SpamModelFixture _model;
+
+    public SpamPipelineTests(EmbeddedKafkaFixture kafka, SpamModelFixture model)
+    {
+        _kafka = kafka;
+        _model = model;
+    }
+
+    [Fact]
+    public async Task Processor_5000MixedInputs_OneOutputPerValidAndOneDeadLetterPerInvalid()
+    {
+        var topics = TestTopics.Create(_kafka);
+        var inputs = InputCorpus.Mixed(5000, 50, "mix");
+        var valid = inputs.Where(i => i.Valid).ToList();
+        var invalid = inputs.Where(i => !i.Valid).ToList();
+        PipelineHarness.Produce(_kafka.BootstrapServers, topics.Messages, inputs);
+
+        using (var host = PipelineHarness.StartProcessor(topics, _kafka.BootstrapServers, _model.Registry, "e2e-" + Guid.NewGuid().ToString("N")))
+        {
+            var outputs = PipelineHarness.ReadAll(_kafka.BootstrapServers, topics.MessagesSpam, r => r.Count >= valid.Count, TimeSpan.FromMinutes(6));
+            var dead = PipelineHarness.ReadAll(_kafka.BootstrapServers, topics.MessagesDlq, r => r.Count >= invalid.Count, TimeSpan.FromMinutes(1));
+            await host.StopAsync();
+
+            var labels = outputs.Select(o => JsonSerializer.Deserialize<SpamLabel>(o.Message.Value)!).ToList();
+            Assert.Equal(valid.Count, labels.Count);
+            Assert.Equal(valid.Select(v => v.ExpectedId).Order(), labels.Select(l => l.Id).Order());
+            Assert.All(outputs, o => Assert.Equal(JsonSerializer.Deserialize<SpamLabel>(o.Message.Value)!.Id, o.Message.Key));
+            Assert.All(labels, l => Assert.Equal(new ModelRef("spam", _model.Manifest.Version), l.Model));
+
+            Assert.Equal(invalid.Count, dead.Count);
+            Assert.Equal(invalid.Select(i => i.Key).Order(), dead.Select(d => d.Message.Key).Order());
+            var byKey = invalid.ToDictionary(i => i.Key);
+            Assert.All(dead, d =>
+            {
+                Assert.Equal(byKey[d.Message.Key].Value, d.Message.Value ?? []);
+                Assert.False(string.IsNullOrWhiteSpace(PipelineHarness.Header(d, Topics.ErrorHeader)));
+            });
+
+            // The labels are the model's, not noise: accuracy against the SMS ground truth.
+            var truth = valid.ToDictionary(v => v.ExpectedId!, v => v.Truth);
+            var accuracy = labels.Count(l => truth[l.Id] == l.Label) / (double)labels.Count;
+            Assert.True(accuracy > 0.95, $"accuracy {accuracy:P1}");
+        }
+    }
+
+    [Fact]
+    public async Task Processor_OneBrokerDownFor5s_NothingLost()
+    {
+        var topics = TestTopics.Create(_kafka);
+        var inputs = InputCorpus.Mixed(2000, 0, "down");
+        using var host = PipelineHarness.StartProcessor(topics, _kafka.BootstrapServers, _model.Registry, "down-" + Guid.NewGuid().ToString("N"));
+        var feeding = Task.Run(() =>
+        {
+            PipelineHarness.Produce(_kafka.BootstrapServers, topics.Messages, inputs.Take(1000));
+            _kafka.Broker.SetBrokerDown(2);
+            try
+            {
+                PipelineHarness.Produce(_kafka.BootstrapServers, topics.Messages, inputs.Skip(1000));
+                Thread.Sleep(TimeSpan.FromSeconds(5));
+            }
+            finally
+            {
+                _kafka.Broker.SetBrokerUp(2);
+            }
+        });
+        var outputs = PipelineHarness.ReadAll(_kafka.BootstrapServers, topics.MessagesSpam, r => r.Count >= inputs.Count && feeding.IsCompleted, TimeSpan.FromMinutes(5));
+        await feeding;
+        await host.StopAsync();
+
+        var ids = outputs.Select(o => o.Message.Key).ToHashSet();
+        var missing = inputs.Select(i => i.ExpectedId!).Where(id => !ids.Contains(id)).ToList();
+        Assert.True(missing.Count == 0, $"{missing.Count} inputs have no output, e.g. {string.Join(", ", missing.Take(5))}");
+    }
+}
