@@ -62,12 +62,14 @@ public static class SentenceSplitter
         "the", "a", "an", "this", "that", "these", "those", "it", "its", "he", "she", "they", "we", "i", "you", "his",
         "her", "their", "our", "my", "your", "there", "here", "but", "and", "or", "so", "yet", "nor", "in", "on", "at",
         "for", "as", "if", "when", "while", "after", "before", "since", "although", "though", "because", "however",
-        "meanwhile", "moreover", "furthermore", "also", "still", "then", "now", "today", "yesterday", "tomorrow", "last", "next",
-        "some", "many", "most", "other", "others", "such", "both", "all", "each", "every", "no", "not", "one", "what",
-        "who", "why", "how", "where", "which", "with", "without", "by", "from", "to", "of", "under", "over", "during",
-        "according", "despite", "instead", "mr", "mrs", "ms", "dr", "prof", "sen", "gov", "gen", "rep");
+        "meanwhile", "moreover", "furthermore", "also", "still", "then", "now", "today", "yesterday", "tomorrow",
+        "last", "next", "some", "many", "most", "other", "others", "such", "both", "all", "each", "every", "no", "not",
+        "one", "what", "who", "why", "how", "where", "which", "with", "without", "by", "from", "to", "of", "under",
+        "over", "during", "according", "despite", "instead", "mr", "mrs", "ms", "dr", "prof", "sen", "gov", "gen", "rep");
 
-    /// <summary>Appends the sentence ranges of <paramref name="text"/> to <paramref name="output"/> (not cleared).</summary>
+    /// <summary>
+    /// Appends the sentence ranges of <paramref name="text"/> to <paramref name="output"/>, which is not cleared.
+    /// </summary>
     public static void Split(ReadOnlySpan<char> text, List<Range> output)
     {
         ArgumentNullException.ThrowIfNull(output);
@@ -138,7 +140,8 @@ public static class SentenceSplitter
         Emit(text, sentenceStart, lineEnd, output);
     }
 
-    private static bool EndsSentence(ReadOnlySpan<char> text, int lineStart, int lineEnd, int runStart, int runEnd, int closersEnd)
+    private static bool EndsSentence(
+        ReadOnlySpan<char> text, int lineStart, int lineEnd, int runStart, int runEnd, int closersEnd)
     {
         var next = closersEnd;
         while (next < lineEnd && IsSpace(text[next]))
@@ -340,11 +343,13 @@ public static class SentenceSplitter
 
     private static bool IsCjkTerminator(char c) => c is '。' or '！' or '？' or '｡';
 
-    private static bool IsCloser(char c) => c is '"' or '\'' or ')' or ']' or '}' or '”' or '’' or '»' or '›' or '）' or '」' or '』' or '】';
+    private static bool IsCloser(char c) =>
+        c is '"' or '\'' or ')' or ']' or '}' or '”' or '’' or '»' or '›' or '）' or '」' or '』' or '】';
 
     private static bool IsQuote(char c) => c is '"' or '”' or '\'' or '’';
 
-    private static bool IsOpener(char c) => c is '"' or '\'' or '(' or '[' or '{' or '“' or '‘' or '«' or '‹' or '（' or '「' or '『' or '【';
+    private static bool IsOpener(char c) =>
+        c is '"' or '\'' or '(' or '[' or '{' or '“' or '‘' or '«' or '‹' or '（' or '「' or '『' or '【';
 
     private static FrozenSet<string>.AlternateLookup<ReadOnlySpan<char>> Lookup(params string[] words) =>
         words.ToFrozenSet(StringComparer.OrdinalIgnoreCase).GetAlternateLookup<ReadOnlySpan<char>>();

@@ -1,7 +1,3 @@
-using System.Runtime.CompilerServices;
-
-[assembly: InternalsVisibleTo("StreamBert.Engine.Tests")]
-
 namespace StreamBert.Engine.Tokenization;
 
 /// <summary>What BERT basic tokenization does with one input code point.</summary>
@@ -16,7 +12,7 @@ internal enum BertCharKind
     /// <summary>Whitespace: ends the current word and is dropped.</summary>
     Space = 2,
 
-    /// <summary>Dropped without ending the word (controls, format characters, marks stripped with the accents).</summary>
+    /// <summary>Dropped without ending the word: a mark stripped with the accents.</summary>
     Removed = 3,
 
     /// <summary>Several word characters (a canonical decomposition that keeps more than one character).</summary>
@@ -25,7 +21,10 @@ internal enum BertCharKind
     /// <summary>A precomposed Hangul syllable: its two or three conjoining jamo.</summary>
     Hangul = 5,
 
-    /// <summary>Dropped by clean_text (controls, format characters): unlike <see cref="Removed"/>, it never reaches NFD.</summary>
+    /// <summary>
+    /// Dropped without ending the word by clean_text (controls, format characters, lone surrogates): unlike
+    /// <see cref="Removed"/>, it never reaches NFD, so it does not take part in canonical reordering.
+    /// </summary>
     Dropped = 6,
 
     /// <summary>
@@ -44,9 +43,9 @@ internal enum BertCharKind
 /// Why a table rather than .NET's Unicode APIs: the reference uses the Unicode data of the Rust crates it was
 /// built with (older than .NET's for categories, newer for lowercasing), and .NET cannot decompose to NFD at
 /// all under InvariantGlobalization. A frozen table gives the reference's behaviour on any runtime, and a
-/// runtime upgrade cannot silently change token ids. Per-code-point composition is exact because every step
-/// of the reference is per character (fuzzed against whole-string normalization when the table was built).
-/// Each entry is <c>(value &lt;&lt; 3) | kind</c>.
+/// runtime upgrade cannot silently change token ids. Per-code-point lookup is exact because every step of the
+/// reference works per character, except NFD's canonical reordering, which <see cref="CombiningRun"/> replays
+/// where it can matter. Each entry is <c>(value &lt;&lt; 3) | kind</c>.
 /// </remarks>
 internal static partial class BertCharTable
 {
@@ -78,7 +77,10 @@ internal static partial class BertCharTable
 
     public static int ValueOf(int entry) => entry >> 3;
 
-    /// <summary>Output code points of a <see cref="BertCharKind.Multi"/> or <see cref="BertCharKind.Hangul"/> entry.</summary>
+    /// <summary>
+    /// Writes the output code points of a <see cref="BertCharKind.Multi"/> or <see cref="BertCharKind.Hangul"/>
+    /// entry and returns how many.
+    /// </summary>
     public static int Expand(int codePoint, int entry, Span<int> output)
     {
         if (KindOf(entry) == BertCharKind.Hangul)
@@ -114,7 +116,9 @@ internal static partial class BertCharTable
 
     public static int NfdRank(int ranks, int index) => (ranks >> (3 + (7 * index))) & 0x7F;
 
-    /// <summary>NFD elements of a <see cref="BertCharKind.Reorder"/> entry: count, then (rank, output or -1) pairs.</summary>
+    /// <summary>
+    /// NFD of a <see cref="BertCharKind.Reorder"/> entry: a (rank, output or -1 if stripped) pair per element.
+    /// </summary>
     public static ReadOnlySpan<int> ReorderElements(int entry)
     {
         var pool = ReorderTable;

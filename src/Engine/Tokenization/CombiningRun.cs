@@ -95,7 +95,9 @@ internal static class CombiningRun
                     unitStart[units] = offsetBase + pos;
                     unitEnd[units] = offsetBase + next;
                     var ranks = BertCharTable.NfdRanks(cp);
-                    var reorder = BertCharTable.KindOf(entry) == BertCharKind.Reorder ? BertCharTable.ReorderElements(entry) : default;
+                    var reorder = BertCharTable.KindOf(entry) == BertCharKind.Reorder
+                        ? BertCharTable.ReorderElements(entry)
+                        : default;
                     for (var k = 0; k < BertCharTable.NfdCount(ranks); k++)
                     {
                         var rank = BertCharTable.NfdRank(ranks, k);

@@ -14,5 +14,7 @@ namespace StreamBert.Engine.Tokenization;
 /// <param name="Id">Vocabulary id.</param>
 /// <param name="Start">First UTF-16 code unit of the source text (inclusive).</param>
 /// <param name="End">UTF-16 code unit after the source text (exclusive).</param>
-/// <param name="Word">Index of the pre-token the piece belongs to; for pre-split input, the index of the input word.</param>
+/// <param name="Word">
+/// Index of the pre-token the piece belongs to; for pre-split input, the index of the input word.
+/// </param>
 public readonly record struct Token(int Id, int Start, int End, int Word);
