@@ -66,7 +66,7 @@ public static class InputCorpus
             : text;
         var type = html ? "text/html" : "text/plain";
         return Encoding.UTF8.GetBytes(
-            $"From: Sender <sender@example.com>\r\nTo: someone@example.org\r\nSubject: note {id}\r\nMessage-ID: <{id}@test>\r\nMIME-Version: 1.0\r\nContent-Type: {type}; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{body}\r\n");
+            $"From: Sender <sender@example.com>\r\nTo: someone@example.org\r\nSubject: a note\r\nMessage-ID: <{id}@test>\r\nMIME-Version: 1.0\r\nContent-Type: {type}; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{body}\r\n");
     }
 
     /// <summary>Ten kinds of bad input, cycled.</summary>

@@ -27,7 +27,7 @@ public sealed class SpamPipelineTests : IClassFixture<EmbeddedKafkaFixture>
 
         using (var host = PipelineHarness.StartProcessor(topics, _kafka.BootstrapServers, _model.Registry, "e2e-" + Guid.NewGuid().ToString("N")))
         {
-            var outputs = PipelineHarness.ReadAll(_kafka.BootstrapServers, topics.MessagesSpam, r => r.Count >= valid.Count, TimeSpan.FromMinutes(6));
+            var outputs = PipelineHarness.ReadAll(_kafka.BootstrapServers, topics.MessagesSpam, r => r.Select(o => o.Message.Key).Distinct().Count() >= valid.Count, TimeSpan.FromMinutes(6));
             var dead = PipelineHarness.ReadAll(_kafka.BootstrapServers, topics.MessagesDlq, r => r.Count >= invalid.Count, TimeSpan.FromMinutes(1));
             await host.StopAsync();
 
@@ -73,7 +73,7 @@ public sealed class SpamPipelineTests : IClassFixture<EmbeddedKafkaFixture>
                 _kafka.Broker.SetBrokerUp(2);
             }
         });
-        var outputs = PipelineHarness.ReadAll(_kafka.BootstrapServers, topics.MessagesSpam, r => r.Count >= inputs.Count && feeding.IsCompleted, TimeSpan.FromMinutes(5));
+        var outputs = PipelineHarness.ReadAll(_kafka.BootstrapServers, topics.MessagesSpam, r => feeding.IsCompleted && r.Select(o => o.Message.Key).Distinct().Count() >= inputs.Count, TimeSpan.FromMinutes(5));
         await feeding;
         await host.StopAsync();
 

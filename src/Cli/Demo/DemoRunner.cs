@@ -133,7 +133,7 @@ internal static class DemoRunner
             }
             else if (random.NextDouble() < options.EmailShare)
             {
-                value = Encoding.UTF8.GetBytes($"From: sender{n}@example.com\r\nTo: you@example.org\r\nSubject: message {n}\r\nMessage-ID: <{id}@demo.streambert>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{item.Text}\r\n");
+                value = Encoding.UTF8.GetBytes($"From: sender{n}@example.com\r\nTo: you@example.org\r\nSubject: a message\r\nMessage-ID: <{id}@demo.streambert>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{item.Text}\r\n");
                 truth[$"{id}@demo.streambert"] = (item.Text, item.Label);
             }
             else

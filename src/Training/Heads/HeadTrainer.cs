@@ -46,8 +46,9 @@ public sealed record HeadTrainerOptions
     public float Epsilon { get; init; } = 1e-8f;
 
     /// <summary>
-    /// Weight each row's loss by n / (C·n_c) for its class c (scikit-learn's "balanced"), so rare classes count as much
-    /// as frequent ones; counts are taken over the training rows. Off by default.
+    /// Weight each row's loss by n / (k·n_c) for its class c, where n is the number of training rows, n_c those of class c
+    /// and k the number of classes present (scikit-learn's "balanced"), so rare classes count as much as frequent ones.
+    /// Off by default. The batch loss is the weighted mean (divided by the sum of the batch's weights), as in PyTorch.
     /// </summary>
     public bool BalanceClasses { get; init; }
 
