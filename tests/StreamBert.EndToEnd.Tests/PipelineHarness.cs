@@ -68,6 +68,34 @@ public static class PipelineHarness
         producer.Flush(TimeSpan.FromSeconds(30));
     }
 
+    /// <summary>Produces evenly over <paramref name="over"/>; returns how many the broker acknowledged.</summary>
+    public static int ProducePaced(string bootstrap, string topic, IReadOnlyList<TestInput> inputs, TimeSpan over)
+    {
+        var config = Kafka.KafkaDefaults.Producer(bootstrap);
+        config.MessageTimeoutMs = 120_000;
+        using var producer = new ProducerBuilder<string, byte[]>(config).Build();
+        var delivered = 0;
+        var clock = Stopwatch.StartNew();
+        for (var i = 0; i < inputs.Count; i++)
+        {
+            producer.Produce(topic, new Message<string, byte[]> { Key = inputs[i].Key, Value = inputs[i].Value }, r =>
+            {
+                if (!r.Error.IsError)
+                {
+                    Interlocked.Increment(ref delivered);
+                }
+            });
+            var due = over * ((i + 1.0) / inputs.Count) - clock.Elapsed;
+            if (due > TimeSpan.Zero)
+            {
+                Thread.Sleep(due);
+            }
+        }
+
+        producer.Flush(TimeSpan.FromSeconds(120));
+        return delivered;
+    }
+
     /// <summary>Reads a topic from the beginning until <paramref name="done"/> holds or nothing new arrives for <paramref name="quiet"/>.</summary>
     public static List<ConsumeResult<string, byte[]>> ReadAll(string bootstrap, string topic, Func<List<ConsumeResult<string, byte[]>>, bool> done, TimeSpan timeout, TimeSpan? quiet = null)
     {
