@@ -38,6 +38,8 @@ public sealed record TestTopics(string Messages, string MessagesSpam, string Mes
         ["Topics:ArticlesEntities"] = ArticlesEntities,
         ["Kafka:Consumer:session.timeout.ms"] = "6000",
         ["Kafka:Consumer:heartbeat.interval.ms"] = "300",
+        // The embedded broker holds a fetch for the whole wait even when records arrive; keep it short.
+        ["Kafka:Consumer:fetch.wait.max.ms"] = "10",
     };
 }
 

@@ -18,10 +18,11 @@ internal static class TrainCommand
         var hidden = new Option<int?>("--hidden") { Description = "Hidden units of the head (0 = linear)" };
         var epochs = new Option<int?>("--epochs") { Description = "Maximum epochs (early stopping decides)" };
         var evalFile = new Option<string?>("--eval") { Description = "Evaluate on this file instead of the held-out split" };
+        var limit = new Option<int?>("--limit") { Description = "Train on at most this many examples (a quick model)" };
         var devFile = new Option<string?>("--dev") { Description = "Development file for early stopping (ner: CoNLL valid)" };
         var command = new Command("train", "Train a task head on frozen encoder features and write a new bundle version")
         {
-            task, data, registry, bundle, layers, hidden, epochs, evalFile, devFile,
+            task, data, registry, bundle, layers, hidden, epochs, evalFile, devFile, limit,
         };
         command.SetAction(async (result, ct) =>
         {
@@ -32,6 +33,7 @@ internal static class TrainCommand
                 Bundle = result.GetValue(bundle),
                 EvalFile = result.GetValue(evalFile),
                 DevFile = result.GetValue(devFile),
+                Limit = result.GetValue(limit),
             };
             if (result.GetValue(layers) is { } l)
             {

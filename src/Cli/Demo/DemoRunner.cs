@@ -39,6 +39,22 @@ internal static class DemoRunner
             output.WriteLine($"Trained spam {manifest.Version}: {FormatMetrics(manifest.Metrics.GetValueOrDefault(TaskNames.Spam))}");
         }
 
+        var claimsFile = Path.Combine(data, "claimbuster", "claimbuster_crowdsourced.csv");
+        var conll = RepoPaths.ResearchData() is { } research ? Path.Combine(research, "ner", "conll2003_train.txt") : null;
+        var withArticles = registry.CurrentVersion("articles") is not null;
+        if (!withArticles && conll is not null && File.Exists(conll))
+        {
+            output.WriteLine("No articles model: training quick claims and NER heads (subsets of ClaimBuster and CoNLL-2003; `streambert train` makes the full ones)…");
+            await HeadTrainingJob.RunAsync(TrainRequest.ForTask(TaskNames.Claims) with { DataFiles = [claimsFile], Registry = registry.Root, Limit = 6000, Epochs = 8 }, TextWriter.Null, ct);
+            var articles = await HeadTrainingJob.RunAsync(TrainRequest.ForTask(TaskNames.Ner) with { DataFiles = [conll], Registry = registry.Root, Limit = 4000, Epochs = 8 }, TextWriter.Null, ct);
+            output.WriteLine($"Trained articles {articles.Version}: claims {FormatMetrics(articles.Metrics.GetValueOrDefault(TaskNames.Claims))}");
+            withArticles = true;
+        }
+        else if (!withArticles)
+        {
+            output.WriteLine("No articles model and no CoNLL-2003 data (STREAMBERT_DATA): the demo streams messages only.");
+        }
+
         using var broker = EmbeddedBroker.Start(brokers: 3, defaultPartitions: 3);
         BrokerHost.CreateStreamBertTopics(broker, 3);
         output.WriteLine($"Embedded Kafka cluster (3 brokers) at {broker.BootstrapServers}");
@@ -49,6 +65,8 @@ internal static class DemoRunner
                 ["Processor:BootstrapServers"] = broker.BootstrapServers,
                 ["Processor:Registry"] = registry.Root,
                 ["Processor:GroupId"] = "streambert-demo",
+                // The embedded broker holds a fetch for the whole wait even when records arrive; keep it short.
+                ["Kafka:Consumer:fetch.wait.max.ms"] = "10",
             },
             logging => logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; }).SetMinimumLevel(LogLevel.Warning));
         await host.StartAsync(ct);
@@ -70,6 +88,15 @@ internal static class DemoRunner
         var feeder = Task.Run(() => Feed(broker.BootstrapServers, corpus, truth, options, stop.Token), CancellationToken.None);
         var stats = new DemoStats();
         var reader = Task.Run(() => ReadLabels(broker.BootstrapServers, truth, stats, output, stop.Token), CancellationToken.None);
+        var articleStats = new ArticleStats();
+        var articleTasks = new List<Task>();
+        if (withArticles)
+        {
+            var documents = DebateArticles.Build(claimsFile);
+            articleTasks.Add(Task.Run(() => DebateArticles.Feed(broker.BootstrapServers, documents, options.Rate / 20, articleStats, stop.Token), CancellationToken.None));
+            articleTasks.Add(Task.Run(() => DebateArticles.Show(broker.BootstrapServers, articleStats, output, stop.Token), CancellationToken.None));
+        }
+
         var lastReport = started.Elapsed;
         long lastCount = 0;
         try
@@ -81,7 +108,7 @@ internal static class DemoRunner
                 var count = stats.Labels;
                 var (p50, p99) = metrics.RecentLatencyMs;
                 output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"[{now:mm\\:ss}] fed {feederCount} · labelled {count} ({(count - lastCount) / (now - lastReport).TotalSeconds:F0}/s) · dead-lettered {metrics.DeadLettered} · latency p50 {p50:F0} ms p99 {p99:F0} ms · batch {metrics.MeanBatchSize:F1} seq, padding {metrics.PaddingRatio:P0}"));
+                    $"[{now:mm\\:ss}] articles {articleStats.Fed}→{articleStats.Labelled} ({articleStats.Sentences} sentences, {articleStats.Claims} claims, {articleStats.Entities} entities) · fed {feederCount} · labelled {count} ({(count - lastCount) / (now - lastReport).TotalSeconds:F0}/s) · dead-lettered {metrics.DeadLettered} · latency p50 {p50:F0} ms p99 {p99:F0} ms · batch {metrics.MeanBatchSize:F1} seq, padding {metrics.PaddingRatio:P0}"));
                 lastReport = now;
                 lastCount = count;
             }
@@ -91,6 +118,7 @@ internal static class DemoRunner
             await feeder.ContinueWith(_ => { }, CancellationToken.None);
             await host.StopAsync(CancellationToken.None);
             await reader.ContinueWith(_ => { }, CancellationToken.None);
+            await Task.WhenAll(articleTasks).ContinueWith(_ => { }, CancellationToken.None);
         }
 
         var elapsed = started.Elapsed.TotalSeconds;
@@ -100,6 +128,11 @@ internal static class DemoRunner
         output.WriteLine($"  fed                 {feederCount} messages ({feederMalformed} malformed on purpose)");
         output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  labelled            {stats.Labels} ({stats.Labels / elapsed:F1}/s), dead-lettered {metrics.DeadLettered}"));
         output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  accuracy vs truth   {stats.Accuracy:P1} (spam F1 {stats.SpamF1:F3}) over {stats.Judged} labelled messages"));
+        if (withArticles)
+        {
+            output.WriteLine($"  articles            {articleStats.Fed} fed, {articleStats.Labelled} labelled: {articleStats.Sentences} sentences, {articleStats.Claims} claims, {articleStats.Entities} entities");
+        }
+
         var (fp50, fp99) = metrics.RecentLatencyMs;
         output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  latency             p50 {fp50:F0} ms, p99 {fp99:F0} ms (consume → output acknowledged)"));
         output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  batches             {metrics.Batches}, mean {metrics.MeanBatchSize:F1} sequences, padding {metrics.PaddingRatio:P1}"));

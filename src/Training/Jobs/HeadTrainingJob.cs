@@ -128,6 +128,12 @@ public static class HeadTrainingJob
             evaluatedOn = $"held-out split (hash bucket < {DatasetSplit.DefaultTestPercent} of 100): {test.Count} rows";
         }
 
+        if (request.Limit is { } limit && train.Count > limit)
+        {
+            // A quick model (the demo's): a stable pseudo-random subset, the same on every machine.
+            train = train.OrderBy(r => DatasetSplit.Bucket(r.Text)).ThenBy(r => r.Text, StringComparer.Ordinal).Take(limit).ToList();
+        }
+
         log.WriteLine($"Train {train.Count} ({train.Count(r => r.Label == positive)} {positive}), evaluate on {evaluatedOn}");
         var features = extractor.Sequences(train.Select(r => r.Text).ToList(), spec.Layers, spec.Pooling, cancellationToken);
         var labels = train.Select(r => r.Label == positive ? 1 : 0).ToArray();
@@ -160,6 +166,11 @@ public static class HeadTrainingJob
         TrainRequest request, HeadSpec spec, FeatureExtractor extractor, TextWriter log, CancellationToken cancellationToken)
     {
         var train = request.DataFiles.SelectMany(f => ConllReader.Read(f)).ToList();
+        if (request.Limit is { } limit && train.Count > limit)
+        {
+            train = train.Take(limit).ToList();
+        }
+
         var dev = request.DevFile is { } devFile ? ConllReader.Read(devFile).ToList() : [];
         var test = request.EvalFile is { } evalFile ? ConllReader.Read(evalFile).ToList() : dev;
         log.WriteLine($"NER: {train.Count} training sentences, {dev.Count} dev, {test.Count} evaluation");

@@ -21,6 +21,9 @@ public sealed record TrainRequest
     public int MaxSequenceLength { get; init; } = 128;
     public int Seed { get; init; } = 17;
 
+    /// <summary>Train on at most this many examples (sentences for NER): a quick model, e.g. for the demo.</summary>
+    public int? Limit { get; init; }
+
     /// <summary>Optional separate file to evaluate on (e.g. ClaimBuster ground truth); otherwise the held-out split.</summary>
     public string? EvalFile { get; init; }
 

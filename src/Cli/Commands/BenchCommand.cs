@@ -1,0 +1,56 @@
+using System.CommandLine;
+using StreamBert.Cli.Bench;
+
+namespace StreamBert.Cli.Commands;
+
+internal static class BenchCommand
+{
+    public static Command Create()
+    {
+        var registry = new Option<string>("--registry") { Description = "Model registry folder (the spam model is trained into it if missing)", DefaultValueFactory = _ => Path.Combine(".streambert", "bench-registry") };
+        var messages = new Option<int>("--messages") { Description = "Messages per measurement", DefaultValueFactory = _ => 3000 };
+        var runs = new Option<int>("--runs") { Description = "Repetitions; medians are reported", DefaultValueFactory = _ => 3 };
+        var json = new Option<string?>("--json") { Description = "Write the results as JSON to this file" };
+        var latencySeconds = new Option<double>("--latency-seconds") { Description = "Length of the half-load latency feed per run", DefaultValueFactory = _ => 20 };
+        var set = new Option<string[]>("--set")
+        {
+            Description = "Processor configuration override KEY=VALUE (e.g. Processor:MaxBatchDelay=00:00:00.002, Kafka:Producer:linger.ms=0); repeatable",
+            AllowMultipleArgumentsPerToken = false,
+        };
+        var command = new Command("bench", "Engine alone (batched vs one per call), Kafka→Kafka throughput vs engine, and latency at half load, side by side")
+        {
+            registry, messages, runs, json, latencySeconds, set,
+        };
+        command.Validators.Add(result =>
+        {
+            if (result.GetValue(messages) < 100)
+            {
+                result.AddError("--messages must be at least 100.");
+            }
+
+            if (result.GetValue(runs) < 1)
+            {
+                result.AddError("--runs must be at least 1.");
+            }
+
+            foreach (var pair in result.GetValue(set) ?? [])
+            {
+                if (!pair.Contains('=', StringComparison.Ordinal))
+                {
+                    result.AddError($"--set {pair}: expected KEY=VALUE.");
+                }
+            }
+        });
+        command.SetAction((result, ct) => BenchRunner.RunAsync(
+            new BenchOptions(
+                result.GetValue(registry)!,
+                result.GetValue(messages),
+                result.GetValue(runs),
+                result.GetValue(json),
+                result.GetValue(latencySeconds),
+                (result.GetValue(set) ?? []).Select(p => p.Split('=', 2)).ToDictionary(p => p[0], p => (string?)p[1])),
+            Console.Out,
+            ct));
+        return command;
+    }
+}
