@@ -29,7 +29,7 @@ internal static class BenchRunner
         if (registry.CurrentVersion(TaskNames.Spam) is null)
         {
             output.WriteLine($"No spam model in {registry.Root}: training one on the SMS Spam Collection (heads only, ~1-2 min on 2 cores)…");
-            await HeadTrainingJob.RunAsync(new TrainRequest { Task = TaskNames.Spam, DataFiles = [sms], Registry = registry.Root }, output, ct).ConfigureAwait(false);
+            await HeadTrainingJob.RunAsync(TrainRequest.ForTask(TaskNames.Spam) with { DataFiles = [sms], Registry = registry.Root }, output, ct).ConfigureAwait(false);
         }
 
         var loadBefore = LoadAverage();

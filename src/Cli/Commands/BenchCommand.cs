@@ -53,4 +53,17 @@ internal static class BenchCommand
             ct));
         return command;
     }
+
+    public static Command CreateArticles()
+    {
+        var registry = new Option<string>("--registry") { Description = "Model registry folder with an articles bundle", DefaultValueFactory = _ => StreamBert.Engine.Models.ModelRegistry.DefaultRoot };
+        var articles = new Option<int>("--articles") { Description = "Articles (ClaimBuster debate passages) per run", DefaultValueFactory = _ => 200 };
+        var runs = new Option<int>("--runs") { Description = "Repetitions; medians are reported", DefaultValueFactory = _ => 3 };
+        var command = new Command("bench-articles", "Articles/s and sentences/s with both heads on one encoder pass vs one head, vs a pass per head")
+        {
+            registry, articles, runs,
+        };
+        command.SetAction((result, ct) => ArticlesBench.RunAsync(result.GetValue(registry)!, result.GetValue(articles), result.GetValue(runs), Console.Out, ct));
+        return command;
+    }
 }

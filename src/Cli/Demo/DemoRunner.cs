@@ -35,7 +35,7 @@ internal static class DemoRunner
         if (registry.CurrentVersion("spam") is null)
         {
             output.WriteLine($"No spam model in {registry.Root}: training one on the SMS Spam Collection (heads only, ~1-2 min on 2 cores)…");
-            var manifest = await HeadTrainingJob.RunAsync(new TrainRequest { Task = TaskNames.Spam, DataFiles = [sms], Registry = registry.Root }, output, ct);
+            var manifest = await HeadTrainingJob.RunAsync(TrainRequest.ForTask(TaskNames.Spam) with { DataFiles = [sms], Registry = registry.Root }, output, ct);
             output.WriteLine($"Trained spam {manifest.Version}: {FormatMetrics(manifest.Metrics.GetValueOrDefault(TaskNames.Spam))}");
         }
 
