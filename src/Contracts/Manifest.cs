@@ -63,6 +63,12 @@ public sealed record HeadSpec
     /// <summary><c>mean</c> or <c>cls</c> for sequence heads; ignored for token heads.</summary>
     [JsonPropertyName("pooling")] public string Pooling { get; init; } = "mean";
 
+    /// <summary>
+    /// Token heads only: append the word's shape (capitalisation, digits; see WordShape) to each token's
+    /// features. The uncased encoder cannot see case, which is the strongest single cue for names.
+    /// </summary>
+    [JsonPropertyName("wordShape")] public bool WordShape { get; init; }
+
     /// <summary>File in the bundle holding the head weights.</summary>
     [JsonPropertyName("file")] public required string File { get; init; }
 }

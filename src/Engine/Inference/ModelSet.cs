@@ -108,7 +108,7 @@ public sealed class ModelSet : IDisposable
                         head = DenseHead.Load(stream);
                     }
 
-                    var expected = Features.Width(encoders[encoderIndex].HiddenSize, spec.Layers.Count);
+                    var expected = Features.Width(encoders[encoderIndex].HiddenSize, spec.Layers.Count) + (spec.WordShape ? WordShape.Size : 0);
                     if (head.InputDim != expected || head.ClassCount != spec.Labels.Count)
                     {
                         throw new InvalidDataException(
@@ -192,11 +192,22 @@ public sealed class ModelSet : IDisposable
                 var tags = head.Spec.Labels.Count;
                 var probabilities = new float[work.Ids.Length * tags];
                 var width = Features.Width(states.Hidden, head.Spec.Layers.Count);
+                var inputWidth = width + (head.Spec.WordShape ? WordShape.Size : 0);
+                if (head.Spec.WordShape && work.WordShapes is null)
+                {
+                    throw new InvalidOperationException("The NER head reads word shapes; the sequence carries none.");
+                }
+
                 for (var position = 1; position < work.Ids.Length - 1; position++)
                 {
                     Features.Token(states, head.Spec.Layers, row, position, features.AsSpan(0, width));
+                    if (head.Spec.WordShape)
+                    {
+                        work.WordShapes.AsSpan(position * WordShape.Size, WordShape.Size).CopyTo(features.AsSpan(width, WordShape.Size));
+                    }
+
                     var target = probabilities.AsSpan(position * tags, tags);
-                    head.Head.Forward(features.AsSpan(0, width), target);
+                    head.Head.Forward(features.AsSpan(0, inputWidth), target);
                     DenseHead.Softmax(target);
                 }
 
@@ -219,7 +230,7 @@ public sealed class ModelSet : IDisposable
         var max = hidden;
         foreach (var head in _heads.Values)
         {
-            max = Math.Max(max, Features.Width(hidden, head.Spec.Layers.Count));
+            max = Math.Max(max, Features.Width(hidden, head.Spec.Layers.Count) + WordShape.Size);
         }
 
         return max;

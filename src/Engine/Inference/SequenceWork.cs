@@ -26,6 +26,12 @@ public sealed class SequenceWork
     /// <summary>Which encoder of the model set this sequence runs on (sequences of one batch share it).</summary>
     public int EncoderIndex { get; init; }
 
+    /// <summary>
+    /// NER heads that read word shape: <see cref="WordShape.Size"/> values per position, row-major
+    /// [Ids.Length, WordShape.Size], each position carrying the shape of the word it belongs to.
+    /// </summary>
+    public float[]? WordShapes { get; init; }
+
     /// <summary>Whatever the caller needs to route results back (document, sentence index, window).</summary>
     public object? State { get; init; }
 

@@ -71,9 +71,16 @@ public sealed class OfflineScorer
             _models.Tokenizer.TokenizeWords(sentences[s], tokens);
             Windows.Plan(tokens.Count, head.MaxSequenceLength, _overlap, windows);
             plans[s] = (tokens, windows, work.Count);
+            var joined = string.Join(' ', sentences[s]);
             foreach (var window in windows)
             {
-                work.Add(new SequenceWork { Ids = WithSpecials(tokens, window), Tasks = TaskSet.Ner, EncoderIndex = head.EncoderIndex });
+                work.Add(new SequenceWork
+                {
+                    Ids = WithSpecials(tokens, window),
+                    Tasks = TaskSet.Ner,
+                    EncoderIndex = head.EncoderIndex,
+                    WordShapes = WordShape.ForSequence(joined, tokens, window.Start, window.Count),
+                });
             }
         }
 

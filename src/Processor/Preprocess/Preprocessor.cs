@@ -102,7 +102,7 @@ public sealed class Preprocessor
             Windows.Plan(tokens.Count, claims.MaxSequenceLength, _options.WindowOverlap, windows);
             for (var w = 0; w < windows.Count; w++)
             {
-                AddSequence(document, models, tokens, windows[w], s, w, windows.Count, TaskSet.Claims | TaskSet.Ner, claims.EncoderIndex);
+                AddSequence(document, models, tokens, windows[w], s, w, windows.Count, TaskSet.Claims | TaskSet.Ner, claims.EncoderIndex, WordShape.ForSequence(document.Text, tokens, windows[w].Start, windows[w].Count));
             }
         }
 
@@ -115,7 +115,7 @@ public sealed class Preprocessor
         return new Accepted(record, document);
     }
 
-    private static void AddSequence(Document document, ModelSet models, List<Token> tokens, (int Start, int Count) window, int sentence, int index, int count, TaskSet tasks, int encoderIndex)
+    private static void AddSequence(Document document, ModelSet models, List<Token> tokens, (int Start, int Count) window, int sentence, int index, int count, TaskSet tasks, int encoderIndex, float[]? shapes = null)
     {
         var ids = new int[window.Count + 2];
         ids[0] = models.Tokenizer.ClsId;
@@ -126,7 +126,7 @@ public sealed class Preprocessor
 
         ids[^1] = models.Tokenizer.SepId;
         var owner = new SequenceOwner(document, document.Sequences.Count);
-        document.Sequences.Add(new SequenceWork { Ids = ids, Tasks = tasks, EncoderIndex = encoderIndex, State = owner });
+        document.Sequences.Add(new SequenceWork { Ids = ids, Tasks = tasks, EncoderIndex = encoderIndex, State = owner, WordShapes = shapes });
         document.Pieces.Add(new SequencePieces(sentence, tokens, window.Start, window.Count, index, count));
     }
 

@@ -53,7 +53,7 @@ public sealed class FeatureExtractor
     /// Per sentence, the feature vector of each word's first piece (first-subword labelling). Words past the
     /// model's maximum get null (they are skipped in training).
     /// </summary>
-    public float[]?[][] Words(IReadOnlyList<IReadOnlyList<string>> sentences, IReadOnlyList<int> layers, CancellationToken cancellationToken = default)
+    public float[]?[][] Words(IReadOnlyList<IReadOnlyList<string>> sentences, IReadOnlyList<int> layers, bool wordShape = false, CancellationToken cancellationToken = default)
     {
         var ids = new int[sentences.Count][];
         var firstPiece = new int[sentences.Count][];
@@ -75,6 +75,7 @@ public sealed class FeatureExtractor
         }
 
         var width = Features.Width(_encoder.HiddenSize, layers.Count);
+        var total = width + (wordShape ? WordShape.Size : 0);
         var result = new float[]?[sentences.Count][];
         RunSorted(ids, (states, row, index) =>
         {
@@ -84,8 +85,13 @@ public sealed class FeatureExtractor
             {
                 if (words[w] >= 0)
                 {
-                    var vector = new float[width];
-                    Features.Token(states, layers, row, words[w], vector);
+                    var vector = new float[total];
+                    Features.Token(states, layers, row, words[w], vector.AsSpan(0, width));
+                    if (wordShape)
+                    {
+                        WordShape.Write(sentences[index][w], vector.AsSpan(width));
+                    }
+
                     vectors[w] = vector;
                 }
             }

@@ -42,6 +42,7 @@ public static class HeadTrainingJob
             },
             Layers = layers,
             Pooling = request.Pooling,
+            WordShape = request.Task == TaskNames.Ner && request.WordShape,
             File = request.Task + ".head",
         };
 
@@ -179,7 +180,7 @@ public static class HeadTrainingJob
         var labels = new List<int>();
         void Add(IReadOnlyList<NerSentence> sentences)
         {
-            var vectors = extractor.Words(sentences.Select(s => s.Tokens).ToList(), spec.Layers, cancellationToken);
+            var vectors = extractor.Words(sentences.Select(s => s.Tokens).ToList(), spec.Layers, spec.WordShape, cancellationToken);
             for (var s = 0; s < sentences.Count; s++)
             {
                 for (var w = 0; w < sentences[s].Tokens.Count; w++)

@@ -24,6 +24,9 @@ public sealed record TrainRequest
     /// <summary>Train on at most this many examples (sentences for NER): a quick model, e.g. for the demo.</summary>
     public int? Limit { get; init; }
 
+    /// <summary>NER: append word-shape features (capitalisation, digits) to the token features.</summary>
+    public bool WordShape { get; init; } = true;
+
     /// <summary>Optional separate file to evaluate on (e.g. ClaimBuster ground truth); otherwise the held-out split.</summary>
     public string? EvalFile { get; init; }
 
