@@ -227,6 +227,7 @@ public sealed class CrashRecoveryTests : IClassFixture<EmbeddedKafkaFixture>
             }
 
             // ProcessorHost reads STREAMBERT__-prefixed variables; these point it at this test's topics.
+            start.Environment["STREAMBERT__Processor__MetricsPort"] = "0";
             start.Environment["STREAMBERT__Topics__Messages"] = topics.Messages;
             start.Environment["STREAMBERT__Topics__MessagesSpam"] = topics.MessagesSpam;
             start.Environment["STREAMBERT__Topics__Articles"] = topics.Articles;

@@ -31,6 +31,8 @@ public sealed record TestTopics(string Messages, string MessagesSpam, string Mes
         ["Processor:BootstrapServers"] = bootstrap,
         ["Processor:Registry"] = registry,
         ["Processor:GroupId"] = group,
+        // Several processors run in one test process: each takes a free port for its endpoints.
+        ["Processor:MetricsPort"] = "0",
         ["Topics:Messages"] = Messages,
         ["Topics:MessagesSpam"] = MessagesSpam,
         ["Topics:Articles"] = Articles,

@@ -39,7 +39,7 @@ public sealed class OfflineScorer
             tokens.Clear();
             windows.Clear();
             _models.Tokenizer.Tokenize(texts[i], tokens);
-            Windows.Plan(tokens.Count, head.MaxSequenceLength, _overlap, windows);
+            TokenWindows.Plan(tokens.Count, head.MaxSequenceLength, _overlap, windows);
             for (var w = 0; w < Math.Min(windows.Count, _maxWindows); w++)
             {
                 work.Add(new SequenceWork { Ids = WithSpecials(tokens, windows[w]), Tasks = flag, EncoderIndex = head.EncoderIndex, State = i });
@@ -69,7 +69,7 @@ public sealed class OfflineScorer
             var tokens = new List<Token>();
             var windows = new List<(int Start, int Count)>();
             _models.Tokenizer.TokenizeWords(sentences[s], tokens);
-            Windows.Plan(tokens.Count, head.MaxSequenceLength, _overlap, windows);
+            TokenWindows.Plan(tokens.Count, head.MaxSequenceLength, _overlap, windows);
             plans[s] = (tokens, windows, work.Count);
             var joined = string.Join(' ', sentences[s]);
             foreach (var window in windows)
@@ -101,7 +101,7 @@ public sealed class OfflineScorer
                 }
 
                 seen[word] = true;
-                var window = Windows.BestWindowFor(p, windows);
+                var window = TokenWindows.BestWindowFor(p, windows);
                 var probabilities = work[firstWork + window].TagProbabilities!;
                 var row = probabilities.AsSpan((p - windows[window].Start + 1) * labels.Count, labels.Count);
                 var best = 0;

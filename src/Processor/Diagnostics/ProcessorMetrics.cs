@@ -1,15 +1,20 @@
+using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
+using StreamBert.Contracts;
 using StreamBert.Processor.Batching;
 
 namespace StreamBert.Processor.Diagnostics;
 
 /// <summary>
 /// The processor's instruments (Meter <c>StreamBert.Processor</c>) plus running totals that the demo and
-/// benchmarks read directly without a metrics exporter.
+/// benchmarks read directly without a metrics exporter. Observable instruments (consumer lag, broker
+/// reachability, served model versions, swaps) are read at scrape time, so nothing per message feeds them.
 /// </summary>
 public sealed class ProcessorMetrics : IDisposable
 {
     public const string MeterName = "StreamBert.Processor";
+
+    private static readonly double[] SecondsBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
     private readonly Meter _meter = new(MeterName);
     private readonly Counter<long> _consumed;
@@ -20,6 +25,9 @@ public sealed class ProcessorMetrics : IDisposable
     private readonly Histogram<double> _inference;
     private readonly Histogram<double> _latency;
     private readonly LatencyWindow _recentLatency = new(4096);
+    private readonly Func<IReadOnlyDictionary<string, BundleManifest>?> _servedBundles;
+    private readonly ConcurrentDictionary<string, long> _swaps = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, long> _refusedSwaps = new(StringComparer.Ordinal);
     private long _consumedTotal;
     private long _producedTotal;
     private long _deadLetteredTotal;
@@ -28,16 +36,34 @@ public sealed class ProcessorMetrics : IDisposable
     private long _realTokens;
     private long _paddedTokens;
 
-    public ProcessorMetrics()
+    /// <param name="servedBundles">The bundles being served now (null before the models are loaded); read at scrape time.</param>
+    /// <param name="time">Clock of <see cref="Ingest"/>'s broker contact times.</param>
+    public ProcessorMetrics(Func<IReadOnlyDictionary<string, BundleManifest>?>? servedBundles = null, TimeProvider? time = null)
     {
+        _servedBundles = servedBundles ?? (static () => null);
+        Ingest = new IngestStatus(time);
         _consumed = _meter.CreateCounter<long>("streambert_records_consumed", description: "Input records consumed");
         _produced = _meter.CreateCounter<long>("streambert_records_produced", description: "Output records acknowledged by the broker");
         _deadLettered = _meter.CreateCounter<long>("streambert_records_dead_lettered", description: "Inputs sent to a dead-letter topic");
-        _batchTokens = _meter.CreateHistogram<int>("streambert_batch_tokens", description: "Padded tokens per encoder batch");
-        _padding = _meter.CreateHistogram<double>("streambert_batch_padding_ratio", description: "Share of padding in a batch");
-        _inference = _meter.CreateHistogram<double>("streambert_inference_seconds", unit: "s", description: "Encoder + heads time per batch");
-        _latency = _meter.CreateHistogram<double>("streambert_end_to_end_seconds", unit: "s", description: "Consume to output acknowledged");
+        // Bucket advice: exporters' default buckets (0, 5, 10, 25 … 10000) suit milliseconds, and would put every
+        // batch time and padding share into the first bucket.
+        _batchTokens = _meter.CreateHistogram("streambert_batch_tokens", description: "Padded tokens per encoder batch",
+            advice: new InstrumentAdvice<int> { HistogramBucketBoundaries = [64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768] });
+        _padding = _meter.CreateHistogram("streambert_batch_padding_ratio", description: "Share of padding in a batch",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9] });
+        _inference = _meter.CreateHistogram("streambert_inference_seconds", unit: "s", description: "Encoder + heads time per batch",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = SecondsBuckets });
+        _latency = _meter.CreateHistogram("streambert_end_to_end_seconds", unit: "s", description: "Consume to output acknowledged",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = SecondsBuckets });
+        _meter.CreateObservableGauge("streambert_consumer_lag", ObserveLag, description: "Records not yet consumed per assigned partition (high watermark - position)");
+        _meter.CreateObservableGauge("streambert_broker_reachable", () => Ingest.Broker.Reachable ? 1 : 0, description: "1 when a broker answered the last metadata probe");
+        _meter.CreateObservableGauge("streambert_model_info", ObserveModels, description: "1 per served bundle version");
+        _meter.CreateObservableCounter("streambert_model_swaps", () => ObservePerBundle(_swaps), description: "Model versions swapped in while running");
+        _meter.CreateObservableCounter("streambert_model_swaps_refused", () => ObservePerBundle(_refusedSwaps), description: "Published model versions not swapped in (failed validation or load)");
     }
+
+    /// <summary>Consumer lag and broker reachability, published by the ingest stage; also what readiness reads.</summary>
+    public IngestStatus Ingest { get; }
 
     public long Consumed => Interlocked.Read(ref _consumedTotal);
     public long Produced => Interlocked.Read(ref _producedTotal);
@@ -95,7 +121,44 @@ public sealed class ProcessorMetrics : IDisposable
         _recentLatency.Add(latency.TotalMilliseconds);
     }
 
+    /// <summary>A new version of <paramref name="bundle"/> is being served.</summary>
+    public void RecordSwap(string bundle) => _swaps.AddOrUpdate(bundle, 1, static (_, n) => n + 1);
+
+    /// <summary>A published version of <paramref name="bundle"/> was not swapped in.</summary>
+    public void RecordRefusedSwap(string bundle) => _refusedSwaps.AddOrUpdate(bundle, 1, static (_, n) => n + 1);
+
     public void Dispose() => _meter.Dispose();
+
+    private IEnumerable<Measurement<long>> ObserveLag()
+    {
+        foreach (var lag in Ingest.Lag)
+        {
+            yield return new Measurement<long>(lag.Lag, new KeyValuePair<string, object?>("topic", lag.Topic), new KeyValuePair<string, object?>("partition", lag.Partition));
+        }
+    }
+
+    private IEnumerable<Measurement<int>> ObserveModels()
+    {
+        foreach (var (name, manifest) in _servedBundles() ?? new Dictionary<string, BundleManifest>())
+        {
+            yield return new Measurement<int>(1, new KeyValuePair<string, object?>("bundle", name), new KeyValuePair<string, object?>("version", manifest.Version));
+        }
+    }
+
+    /// <summary>Every served bundle reports a count, 0 included, so a dashboard sees the series before the first swap.</summary>
+    private IEnumerable<Measurement<long>> ObservePerBundle(ConcurrentDictionary<string, long> counts)
+    {
+        var bundles = new HashSet<string>(counts.Keys, StringComparer.Ordinal);
+        if (_servedBundles() is { } served)
+        {
+            bundles.UnionWith(served.Keys);
+        }
+
+        foreach (var bundle in bundles)
+        {
+            yield return new Measurement<long>(counts.GetValueOrDefault(bundle), new KeyValuePair<string, object?>("bundle", bundle));
+        }
+    }
 
     /// <summary>A ring of recent samples; percentiles are computed on read (rare) rather than per sample.</summary>
     private sealed class LatencyWindow(int capacity)

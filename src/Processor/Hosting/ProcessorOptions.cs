@@ -66,4 +66,13 @@ public sealed class ProcessorOptions
 
     /// <summary>How often finished offsets are committed.</summary>
     public TimeSpan CommitInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Port of <c>/metrics</c>, <c>/healthz</c> and <c>/readyz</c>; -1 turns them off, 0 takes a free port (tests).</summary>
+    [Range(-1, 65535)] public int MetricsPort { get; set; } = 9464;
+
+    /// <summary>Address those endpoints bind: an IP address or <c>localhost</c>.</summary>
+    [Required] public string MetricsHost { get; set; } = "0.0.0.0";
+
+    /// <summary><c>/readyz</c> reports unready when no broker answered a metadata probe for this long (probes run every 2 s).</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "01:00:00")] public TimeSpan BrokerContactTimeout { get; set; } = TimeSpan.FromSeconds(10);
 }

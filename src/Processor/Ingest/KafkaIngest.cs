@@ -10,7 +10,9 @@ namespace StreamBert.Processor.Ingest;
 /// The consume loop, on its own thread as the Kafka client's examples run it. It stores only offsets the
 /// <see cref="OffsetTracker"/> has released (auto-commit then commits stored offsets), pauses its partitions
 /// while the pipeline is full, commits on revocation, and on shutdown waits for the pipeline to drain
-/// before its final commit.
+/// before its final commit. It also publishes consumer lag (from the consume thread, about once a second)
+/// and broker reachability (a metadata probe on the consumer's connections every 2 s) to
+/// <see cref="ProcessorMetrics.Ingest"/>, for the metrics and readiness endpoints.
 /// </summary>
 public sealed partial class KafkaIngest
 {
@@ -18,6 +20,13 @@ public sealed partial class KafkaIngest
     private readonly OffsetTracker _tracker;
     private readonly ProcessorMetrics _metrics;
     private readonly ILogger _logger;
+    private long _lagPublishedTicks;
+
+    // A metadata request per probe: cheap for a broker, and unlike the consume loop it fails visibly when
+    // no broker is reachable (Consume just returns nothing).
+    private static readonly TimeSpan ProbeInterval = TimeSpan.FromSeconds(2);
+    private static readonly TimeSpan ProbeTimeout = TimeSpan.FromSeconds(2);
+    private static readonly TimeSpan LagInterval = TimeSpan.FromSeconds(1);
 
     public KafkaIngest(IConsumer<byte[]?, byte[]?> consumer, OffsetTracker tracker, ProcessorMetrics metrics, ILogger logger)
     {
@@ -59,6 +68,19 @@ public sealed partial class KafkaIngest
     public Task RunAsync(IReadOnlyCollection<string> topics, ChannelWriter<InputRecord> output, Task pipelineDrained, CancellationToken stop)
     {
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var probeStop = new CancellationTokenSource();
+        var probe = Task.Run(() => ProbeBrokersAsync(topics.First(), probeStop.Token), CancellationToken.None);
+
+        // The probe borrows the consumer's handle, so it must end before the consumer is closed.
+        void StopProbe()
+        {
+            if (!probe.IsCompleted)
+            {
+                probeStop.Cancel();
+                Task.WaitAny([probe], CancellationToken.None);
+            }
+        }
+
         var thread = new Thread(() =>
         {
             try
@@ -84,13 +106,20 @@ public sealed partial class KafkaIngest
                 {
                 }
 
+                StopProbe();
+                probe.GetAwaiter().GetResult();
                 _consumer.Close();
                 done.SetResult();
             }
             catch (Exception ex)
             {
+                StopProbe();
                 output.TryComplete(ex);
                 done.SetException(ex);
+            }
+            finally
+            {
+                probeStop.Dispose();
             }
         })
         {
@@ -123,6 +152,8 @@ public sealed partial class KafkaIngest
                 StoreReady(_consumer, _tracker, _logger);
                 lastStore = Stopwatch.GetTimestamp();
             }
+
+            PublishLagIfDue();
 
             if (result is null || result.IsPartitionEOF || result.Message is null)
             {
@@ -160,11 +191,88 @@ public sealed partial class KafkaIngest
                 }
 
                 StoreReady(_consumer, _tracker, _logger);
+                PublishLagIfDue();
             }
         }
         finally
         {
             _consumer.Resume(paused);
+        }
+    }
+
+    /// <summary>
+    /// Lag per assigned partition from the client's cached high watermark (updated by every fetch response)
+    /// and its position: no broker round trip, unlike <c>QueryWatermarkOffsets</c>. Position is the next
+    /// offset to consume, so records inside the pipeline do not count as lag.
+    /// </summary>
+    private void PublishLagIfDue()
+    {
+        if (Stopwatch.GetElapsedTime(_lagPublishedTicks) < LagInterval)
+        {
+            return;
+        }
+
+        _lagPublishedTicks = Stopwatch.GetTimestamp();
+        var assignment = _consumer.Assignment;
+        var lag = new List<PartitionLag>(assignment.Count);
+        foreach (var partition in assignment)
+        {
+            try
+            {
+                var high = _consumer.GetWatermarkOffsets(partition).High;
+                var position = _consumer.Position(partition);
+                // Unknown until the first fetch of the partition answered.
+                if (high.IsSpecial || position.IsSpecial)
+                {
+                    continue;
+                }
+
+                lag.Add(new PartitionLag(partition.Topic, partition.Partition.Value, Math.Max(0, high.Value - position.Value)));
+            }
+            catch (KafkaException ex) when (ex.Error.Code is ErrorCode.Local_UnknownPartition or ErrorCode.Local_State)
+            {
+                // Revoked between reading the assignment and asking about it.
+            }
+        }
+
+        _metrics.Ingest.PublishLag(lag);
+    }
+
+    /// <summary>Metadata requests on the consumer's own connections, so "reachable" means reachable by this consumer.</summary>
+    private async Task ProbeBrokersAsync(string topic, CancellationToken stop)
+    {
+        using var admin = new DependentAdminClientBuilder(_consumer.Handle).Build();
+        while (!stop.IsCancellationRequested)
+        {
+            try
+            {
+                // Blocks for at most ProbeTimeout; only one topic's metadata, so cluster size does not matter.
+                admin.GetMetadata(topic, ProbeTimeout);
+                if (!_metrics.Ingest.Broker.Reachable)
+                {
+                    LogBrokerReachable(_logger);
+                }
+
+                _metrics.Ingest.BrokerReachable();
+            }
+            catch (KafkaException ex)
+            {
+                if (_metrics.Ingest.Broker.Reachable)
+                {
+                    LogBrokerUnreachable(_logger, ex.Error.Reason);
+                }
+
+                _metrics.Ingest.BrokerUnreachable(ex.Error.Reason);
+            }
+
+            try
+            {
+                await Task.Delay(ProbeInterval, stop).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
         }
     }
 
@@ -195,6 +303,12 @@ public sealed partial class KafkaIngest
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Consume error: {Reason}")]
     private static partial void LogConsumeError(ILogger logger, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Brokers reachable")]
+    private static partial void LogBrokerReachable(ILogger logger);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Brokers unreachable: {Reason}")]
+    private static partial void LogBrokerUnreachable(ILogger logger, string reason);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Offset {Offset} not stored: partition no longer assigned")]
     private static partial void LogStoreSkipped(ILogger logger, string offset);

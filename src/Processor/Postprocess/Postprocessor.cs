@@ -133,7 +133,7 @@ public sealed class Postprocessor
         for (var w = 0; w < wordFirstPiece.Count; w++)
         {
             var piece = wordFirstPiece[w];
-            var window = Windows.BestWindowFor(piece, windows);
+            var window = TokenWindows.BestWindowFor(piece, windows);
             var work = document.Sequences[firstSequence + window];
             var position = piece - windows[window].Start + 1;
             var row = work.TagProbabilities.AsSpan(position * tagCount, tagCount);

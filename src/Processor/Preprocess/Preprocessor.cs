@@ -58,7 +58,7 @@ public sealed class Preprocessor
         var tokens = new List<Token>();
         models.Tokenizer.Tokenize(document.Text, tokens);
         var windows = new List<(int Start, int Count)>();
-        Windows.Plan(tokens.Count, head.MaxSequenceLength, _options.WindowOverlap, windows);
+        TokenWindows.Plan(tokens.Count, head.MaxSequenceLength, _options.WindowOverlap, windows);
         var used = Math.Min(windows.Count, _options.MaxWindowsPerMessage);
         for (var w = 0; w < used; w++)
         {
@@ -99,7 +99,7 @@ public sealed class Preprocessor
             }
 
             windows.Clear();
-            Windows.Plan(tokens.Count, claims.MaxSequenceLength, _options.WindowOverlap, windows);
+            TokenWindows.Plan(tokens.Count, claims.MaxSequenceLength, _options.WindowOverlap, windows);
             for (var w = 0; w < windows.Count; w++)
             {
                 AddSequence(document, models, tokens, windows[w], s, w, windows.Count, TaskSet.Claims | TaskSet.Ner, claims.EncoderIndex, WordShape.ForSequence(document.Text, tokens, windows[w].Start, windows[w].Count));

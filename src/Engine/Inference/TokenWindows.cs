@@ -5,7 +5,7 @@ namespace StreamBert.Engine.Inference;
 /// most <c>maxLength - 2</c> word pieces ([CLS] and [SEP] take two); consecutive windows overlap by
 /// <c>overlap</c> pieces so every token is seen with context on both sides in some window.
 /// </summary>
-public static class Windows
+public static class TokenWindows
 {
     /// <summary>Appends <c>(start, count)</c> ranges over <paramref name="tokenCount"/> pieces.</summary>
     public static void Plan(int tokenCount, int maxLength, int overlap, List<(int Start, int Count)> output)

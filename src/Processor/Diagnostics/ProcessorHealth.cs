@@ -1,0 +1,69 @@
+using System.Text.Json.Serialization;
+using StreamBert.Contracts;
+
+namespace StreamBert.Processor.Diagnostics;
+
+/// <summary>The body of <c>/readyz</c>: <c>ready</c> with the served versions, or <c>unready</c> with why.</summary>
+public sealed record ReadinessReport(
+    [property: JsonPropertyName("status")] string Status,
+    [property: JsonPropertyName("reasons")] IReadOnlyList<string> Reasons,
+    [property: JsonPropertyName("models")] IReadOnlyDictionary<string, string> Models)
+{
+    [JsonIgnore] public bool Ready => Reasons.Count == 0;
+}
+
+/// <summary>
+/// Readiness of a processor: its models are loaded and a broker answered a metadata probe within
+/// <c>brokerContactTimeout</c>. Liveness is not decided here: a process that can answer HTTP is alive,
+/// and restarting one because Kafka is away would only add a rebalance to the outage.
+/// </summary>
+public sealed class ProcessorHealth
+{
+    private readonly IngestStatus _ingest;
+    private readonly Func<IReadOnlyDictionary<string, BundleManifest>?> _servedBundles;
+    private readonly TimeSpan _brokerContactTimeout;
+    private readonly TimeProvider _time;
+
+    public ProcessorHealth(IngestStatus ingest, Func<IReadOnlyDictionary<string, BundleManifest>?> servedBundles, TimeSpan brokerContactTimeout, TimeProvider? time = null)
+    {
+        _ingest = ingest;
+        _servedBundles = servedBundles;
+        _brokerContactTimeout = brokerContactTimeout;
+        _time = time ?? TimeProvider.System;
+    }
+
+    public ReadinessReport Readiness()
+    {
+        var reasons = new List<string>(2);
+        var models = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (_servedBundles() is { Count: > 0 } bundles)
+        {
+            foreach (var (name, manifest) in bundles)
+            {
+                models[name] = manifest.Version;
+            }
+        }
+        else
+        {
+            reasons.Add("models not loaded");
+        }
+
+        var broker = _ingest.Broker;
+        var since = broker.LastContact is { } last ? _time.GetUtcNow() - last : (TimeSpan?)null;
+        if (!broker.Reachable)
+        {
+            var contact = since is { } s ? $"last contact {s.TotalSeconds:F0} s ago" : "never reached";
+            reasons.Add(broker.LastError is null ? $"broker not probed yet ({contact})" : $"broker unreachable: {broker.LastError} ({contact})");
+        }
+        else if (since > _brokerContactTimeout)
+        {
+            // Probes stopped succeeding without reporting a failure: the ingest stage is stopping or stuck.
+            reasons.Add($"no broker contact for {since.Value.TotalSeconds:F0} s");
+        }
+
+        return new ReadinessReport(reasons.Count == 0 ? "ready" : "unready", reasons, models);
+    }
+}
+
+[JsonSerializable(typeof(ReadinessReport))]
+internal sealed partial class DiagnosticsJson : JsonSerializerContext;
