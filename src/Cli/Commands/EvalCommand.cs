@@ -16,9 +16,10 @@ internal static class EvalCommand
         var registry = new Option<string>("--registry") { Description = "Model registry folder (its current version is evaluated)", DefaultValueFactory = _ => ModelRegistry.DefaultRoot };
         var model = new Option<string?>("--model") { Description = "A bundle folder to evaluate instead of the registry's current version" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object" };
+        var heldOut = new Option<bool>("--held-out") { Description = "Only the rows `train` holds out of these files (dedup + hash split), instead of all rows" };
         var command = new Command("eval", "Evaluate a model on a labelled file through the serving path")
         {
-            task, data, registry, model, json,
+            task, data, registry, model, json, heldOut,
         };
         command.SetAction(async (result, ct) =>
         {
@@ -32,7 +33,7 @@ internal static class EvalCommand
                     ?? throw new InvalidOperationException($"The registry {reg.Root} has no current version of {bundle}.");
             }
 
-            var report = await Task.Run(() => EvaluationJob.Run(taskName, result.GetValue(data)!, bundleDir, ct), ct);
+            var report = await Task.Run(() => EvaluationJob.Run(taskName, result.GetValue(data)!, bundleDir, ct, result.GetValue(heldOut)), ct);
             Console.WriteLine(result.GetValue(json)
                 ? JsonSerializer.Serialize(report)
                 : JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true }));

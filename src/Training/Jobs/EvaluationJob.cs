@@ -43,13 +43,19 @@ public sealed record TypeScores(
 /// <summary>Evaluates a bundle on labelled data through the serving path (<see cref="OfflineScorer"/>).</summary>
 public static class EvaluationJob
 {
-    public static EvaluationReport Run(string task, IReadOnlyList<string> files, string bundleDirectory, CancellationToken cancellationToken)
+    /// <param name="heldOutOnly">
+    /// Only the rows the training split holds out (deduplicated, hash bucket &lt; 20; see <see cref="DatasetSplit"/>),
+    /// so a model trained on these files is evaluated on exactly the rows it never saw.
+    /// </param>
+    public static EvaluationReport Run(string task, IReadOnlyList<string> files, string bundleDirectory, CancellationToken cancellationToken, bool heldOutOnly = false)
     {
         using var models = ModelSet.Load([bundleDirectory]);
+        IReadOnlyList<LabeledText> Rows(IEnumerable<LabeledText> rows) =>
+            heldOutOnly ? DatasetSplit.Split(DatasetSplit.Deduplicate(rows).Items).Test : rows.ToList();
         return task switch
         {
-            TaskNames.Spam => Binary(models, task, files.SelectMany(f => SpamDataReader.Read(f)).ToList(), LabelSets.Spam, cancellationToken),
-            TaskNames.Claims => Binary(models, task, files.SelectMany(f => ClaimDataReader.Read(f)).Select(r => r.ToLabeledText()).ToList(), LabelSets.Claim, cancellationToken),
+            TaskNames.Spam => Binary(models, task, Rows(files.SelectMany(f => SpamDataReader.Read(f))), LabelSets.Spam, cancellationToken),
+            TaskNames.Claims => Binary(models, task, Rows(files.SelectMany(f => ClaimDataReader.Read(f)).Select(r => r.ToLabeledText())), LabelSets.Claim, cancellationToken),
             TaskNames.Ner => Ner(models, files.SelectMany(f => ConllReader.Read(f)).ToList(), cancellationToken),
             _ => throw new ArgumentException($"Unknown task {task}.", nameof(task)),
         };
