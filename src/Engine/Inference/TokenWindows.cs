@@ -58,4 +58,18 @@ public static class TokenWindows
 
         return best;
     }
+
+    /// <summary>Encoder input ids for pieces [start, start+count): [CLS] pieces [SEP].</summary>
+    public static int[] Ids(List<Tokenization.Token> tokens, int start, int count, Tokenization.WordPieceTokenizer tokenizer)
+    {
+        var ids = new int[count + 2];
+        ids[0] = tokenizer.ClsId;
+        for (var i = 0; i < count; i++)
+        {
+            ids[i + 1] = tokens[start + i].Id;
+        }
+
+        ids[^1] = tokenizer.SepId;
+        return ids;
+    }
 }

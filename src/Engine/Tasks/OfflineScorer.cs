@@ -122,18 +122,8 @@ public sealed class OfflineScorer
         return result;
     }
 
-    private int[] WithSpecials(List<Token> tokens, (int Start, int Count) window)
-    {
-        var ids = new int[window.Count + 2];
-        ids[0] = _models.Tokenizer.ClsId;
-        for (var i = 0; i < window.Count; i++)
-        {
-            ids[i + 1] = tokens[window.Start + i].Id;
-        }
-
-        ids[^1] = _models.Tokenizer.SepId;
-        return ids;
-    }
+    private int[] WithSpecials(List<Token> tokens, (int Start, int Count) window) =>
+        TokenWindows.Ids(tokens, window.Start, window.Count, _models.Tokenizer);
 
     private void RunAll(List<SequenceWork> work, CancellationToken cancellationToken)
     {

@@ -117,14 +117,7 @@ public sealed class Preprocessor
 
     private static void AddSequence(Document document, ModelSet models, List<Token> tokens, (int Start, int Count) window, int sentence, int index, int count, TaskSet tasks, int encoderIndex, float[]? shapes = null)
     {
-        var ids = new int[window.Count + 2];
-        ids[0] = models.Tokenizer.ClsId;
-        for (var i = 0; i < window.Count; i++)
-        {
-            ids[i + 1] = tokens[window.Start + i].Id;
-        }
-
-        ids[^1] = models.Tokenizer.SepId;
+        var ids = TokenWindows.Ids(tokens, window.Start, window.Count, models.Tokenizer);
         var owner = new SequenceOwner(document, document.Sequences.Count);
         document.Sequences.Add(new SequenceWork { Ids = ids, Tasks = tasks, EncoderIndex = encoderIndex, State = owner, WordShapes = shapes });
         document.Pieces.Add(new SequencePieces(sentence, tokens, window.Start, window.Count, index, count));

@@ -101,18 +101,7 @@ public sealed class FeatureExtractor
         return result;
     }
 
-    private int[] WithSpecials(List<Token> tokens, int start, int count)
-    {
-        var ids = new int[count + 2];
-        ids[0] = _tokenizer.ClsId;
-        for (var i = 0; i < count; i++)
-        {
-            ids[i + 1] = tokens[start + i].Id;
-        }
-
-        ids[^1] = _tokenizer.SepId;
-        return ids;
-    }
+    private int[] WithSpecials(List<Token> tokens, int start, int count) => TokenWindows.Ids(tokens, start, count, _tokenizer);
 
     private void RunSorted(int[][] ids, Action<HiddenStates, int, int> read, CancellationToken cancellationToken)
     {
