@@ -24,6 +24,16 @@ public sealed class KafkaClientSettings
             AutoCommitIntervalMs = (int)options.CommitInterval.TotalMilliseconds,
         };
         config.AutoOffsetReset ??= AutoOffsetReset.Earliest;
+
+        // The offset tracker forgets every partition on revocation, which is right only when a rebalance
+        // revokes the whole assignment (eager protocols); incremental rebalancing would keep partitions whose
+        // pending records it had forgotten.
+        config.GroupProtocol = GroupProtocol.Classic;
+        if (config.PartitionAssignmentStrategy == PartitionAssignmentStrategy.CooperativeSticky)
+        {
+            config.PartitionAssignmentStrategy = PartitionAssignmentStrategy.Range;
+        }
+
         return config;
     }
 

@@ -51,7 +51,19 @@ public sealed partial class ProcessorService : BackgroundService
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         await Task.Yield();
-        _plan = ModelLoader.Load(_options, _topics);
+        try
+        {
+            _plan = ModelLoader.Load(_options, _topics);
+        }
+        catch (Exception ex)
+        {
+            _started.TrySetException(ex);
+            LogFatal(_logger, ex);
+            Environment.ExitCode = 1;
+            _lifetime.StopApplication();
+            throw;
+        }
+
         var models = _plan.Models;
         foreach (var (name, manifest) in models.Bundles)
         {

@@ -26,7 +26,7 @@ public sealed class OffsetTracker
         }
     }
 
-    /// <summary>Total records consumed and not yet finished.</summary>
+    /// <summary>Records consumed whose offsets cannot be committed yet (unfinished, or finished behind an unfinished one).</summary>
     public int InFlight
     {
         get
