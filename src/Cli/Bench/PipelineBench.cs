@@ -246,6 +246,9 @@ internal sealed class PipelineBench : IDisposable
             // when records arrive meanwhile, which a real broker does not: measured, it put p50 at ~600 ms
             // instead of ~40 ms at half load. Override with --set Kafka:Consumer:fetch.wait.max.ms=500 to see it.
             ["Kafka:Consumer:fetch.wait.max.ms"] = "5",
+
+            // A free port: a demo or another processor on this machine may hold the default 9464.
+            ["Processor:MetricsPort"] = "0",
         };
         foreach (var (key, value) in _settings)
         {
