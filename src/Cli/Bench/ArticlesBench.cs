@@ -69,7 +69,7 @@ internal static class ArticlesBench
 
     private static double Time(ModelSet models, List<SequenceWork> sequences, TaskSet tasks, int maxBatchTokens)
     {
-        var work = sequences.Select(s => new SequenceWork { Ids = s.Ids, Tasks = tasks, EncoderIndex = s.EncoderIndex }).OrderBy(s => s.Ids.Length).ToList();
+        var work = sequences.Select(s => new SequenceWork { Ids = s.Ids, Tasks = tasks, EncoderIndex = s.EncoderIndex, WordShapes = s.WordShapes }).OrderBy(s => s.Ids.Length).ToList();
         var clock = Stopwatch.StartNew();
         var batch = new List<SequenceWork>();
         foreach (var item in work)
