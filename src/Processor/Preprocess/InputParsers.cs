@@ -94,6 +94,12 @@ public static class InputParsers
             return $"invalid UTF-8 at byte {ex.Index}";
         }
 
+        // A UTF-8 byte order mark is not JSON: System.Text.Json rejects it ("'0xEF' is an invalid start of a value").
+        if (text.StartsWith('\uFEFF'))
+        {
+            text = text[1..];
+        }
+
         if (text.Contains('\0', StringComparison.Ordinal))
         {
             return "value contains NUL characters";
@@ -104,6 +110,12 @@ public static class InputParsers
 
     private static bool LooksLikeJson(string text)
     {
+        // The literal null is JSON too; it gets the "JSON null is not a …" reason rather than "not JSON".
+        if (text.AsSpan().Trim() is "null")
+        {
+            return true;
+        }
+
         foreach (var c in text)
         {
             if (!char.IsWhiteSpace(c) && c != '\uFEFF')
