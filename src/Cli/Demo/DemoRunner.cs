@@ -85,7 +85,8 @@ internal static class DemoRunner
         }
 
         var started = Stopwatch.StartNew();
-        var feeder = Task.Run(() => Feed(broker.BootstrapServers, corpus, truth, options, stop.Token), CancellationToken.None);
+        var feed = new FeedCounts();
+        var feeder = Task.Run(() => Feed(broker.BootstrapServers, corpus, truth, options, feed, stop.Token), CancellationToken.None);
         var stats = new DemoStats();
         var reader = Task.Run(() => ReadLabels(broker.BootstrapServers, truth, stats, output, stop.Token), CancellationToken.None);
         var articleStats = new ArticleStats();
@@ -108,7 +109,7 @@ internal static class DemoRunner
                 var count = stats.Labels;
                 var (p50, p99) = metrics.RecentLatencyMs;
                 output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"[{now:mm\\:ss}] articles {articleStats.Fed}→{articleStats.Labelled} ({articleStats.Sentences} sentences, {articleStats.Claims} claims, {articleStats.Entities} entities) · fed {feederCount} · labelled {count} ({(count - lastCount) / (now - lastReport).TotalSeconds:F0}/s) · dead-lettered {metrics.DeadLettered} · latency p50 {p50:F0} ms p99 {p99:F0} ms · batch {metrics.MeanBatchSize:F1} seq, padding {metrics.PaddingRatio:P0}"));
+                    $"[{now:mm\\:ss}] articles {articleStats.Fed}→{articleStats.Labelled} ({articleStats.Sentences} sentences, {articleStats.Claims} claims, {articleStats.Entities} entities) · fed {Interlocked.Read(ref feed.Sent)} · labelled {count} ({(count - lastCount) / (now - lastReport).TotalSeconds:F0}/s) · dead-lettered {metrics.DeadLettered} · latency p50 {p50:F0} ms p99 {p99:F0} ms · batch {metrics.MeanBatchSize:F1} seq, padding {metrics.PaddingRatio:P0}"));
                 lastReport = now;
                 lastCount = count;
             }
@@ -125,7 +126,7 @@ internal static class DemoRunner
         output.WriteLine();
         output.WriteLine("Summary");
         output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  duration            {elapsed:F0} s"));
-        output.WriteLine($"  fed                 {feederCount} messages ({feederMalformed} malformed on purpose)");
+        output.WriteLine($"  fed                 {feed.Sent} messages ({feed.Malformed} malformed on purpose)");
         output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  labelled            {stats.Labels} ({stats.Labels / elapsed:F1}/s), dead-lettered {metrics.DeadLettered}"));
         output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  accuracy vs truth   {stats.Accuracy:P1} (spam F1 {stats.SpamF1:F3}) over {stats.Judged} labelled messages"));
         if (withArticles)
@@ -139,10 +140,14 @@ internal static class DemoRunner
         return stats.Labels > 0 ? 0 : 1;
     }
 
-    private static long feederCount;
-    private static long feederMalformed;
+    /// <summary>What the message feeder has sent so far.</summary>
+    private sealed class FeedCounts
+    {
+        public long Sent;
+        public long Malformed;
+    }
 
-    private static async Task Feed(string bootstrap, List<LabeledText> corpus, ConcurrentDictionary<string, (string, string)> truth, DemoOptions options, CancellationToken ct)
+    private static async Task Feed(string bootstrap, List<LabeledText> corpus, ConcurrentDictionary<string, (string, string)> truth, DemoOptions options, FeedCounts feed, CancellationToken ct)
     {
         using var producer = new ProducerBuilder<string, byte[]>(KafkaDefaults.Producer(bootstrap)).Build();
         var random = new Random(7);
@@ -162,7 +167,7 @@ internal static class DemoRunner
                     1 => [0xC3, 0x28, 0x41],
                     _ => JsonSerializer.SerializeToUtf8Bytes(new { id, body = "   " }),
                 };
-                Interlocked.Increment(ref feederMalformed);
+                Interlocked.Increment(ref feed.Malformed);
             }
             else if (random.NextDouble() < options.EmailShare)
             {
@@ -176,7 +181,7 @@ internal static class DemoRunner
             }
 
             producer.Produce(Topics.Messages, new Message<string, byte[]> { Key = id, Value = value });
-            Interlocked.Increment(ref feederCount);
+            Interlocked.Increment(ref feed.Sent);
             var due = interval * (n + 1) - clock.Elapsed;
             if (due > TimeSpan.Zero)
             {
