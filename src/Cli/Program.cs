@@ -7,6 +7,7 @@ root.Subcommands.Add(ProcessorCommand.Create());
 root.Subcommands.Add(TrainCommand.Create());
 root.Subcommands.Add(EvalCommand.Create());
 root.Subcommands.Add(DemoCommand.Create());
+root.Subcommands.Add(ModelsCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(BenchCommand.CreateArticles());
 return await root.Parse(args).InvokeAsync();

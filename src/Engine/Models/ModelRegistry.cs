@@ -145,6 +145,37 @@ public sealed class ModelRegistry
         }
     }
 
+    /// <summary>
+    /// Makes the version before the current one current again (the highest existing version number below
+    /// it) and returns it; throws when there is none.
+    /// </summary>
+    public string Rollback(string bundle)
+    {
+        var current = CurrentVersion(bundle) ?? throw new InvalidOperationException($"Bundle {bundle} has no current version in {Root}.");
+        TryParseVersion(current, out var currentNumber);
+        var previous = Versions(bundle).LastOrDefault(v => TryParseVersion(v, out var n) && n < currentNumber)
+            ?? throw new InvalidOperationException($"Bundle {bundle} has no version before {current}.");
+        SetCurrent(bundle, previous);
+        return previous;
+    }
+
+    /// <summary>The event that announces <paramref name="version"/> of <paramref name="bundle"/> to processors.</summary>
+    public ModelPublished EventFor(string bundle, string version, string reason)
+    {
+        var manifest = ReadManifest(bundle, version);
+        return new ModelPublished
+        {
+            Name = bundle,
+            Version = version,
+            Path = BundleDirectory(bundle, version),
+            Sha256 = manifest.Files,
+            Metrics = manifest.Metrics,
+            ParentVersion = manifest.ParentVersion,
+            Reason = reason,
+            PublishedAt = DateTimeOffset.UtcNow,
+        };
+    }
+
     /// <summary>Checks every file against the manifest's sha256; returns the first problem or null.</summary>
     public static string? Verify(string bundleDirectory)
     {

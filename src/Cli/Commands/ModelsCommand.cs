@@ -1,0 +1,77 @@
+using System.CommandLine;
+using System.Globalization;
+using StreamBert.Contracts;
+using StreamBert.Engine.Models;
+using StreamBert.Kafka;
+
+namespace StreamBert.Cli.Commands;
+
+/// <summary><c>streambert models list|promote|rollback</c>: the registry's versions and which one is served.</summary>
+internal static class ModelsCommand
+{
+    public static Command Create()
+    {
+        var registry = new Option<string>("--registry") { Description = "Model registry folder", DefaultValueFactory = _ => ModelRegistry.DefaultRoot };
+        var bootstrap = new Option<string?>("--bootstrap") { Description = "Also publish ModelPublished on the models topic of this cluster, so running processors learn of it" };
+        var topic = new Option<string>("--topic") { Description = "Models topic", DefaultValueFactory = _ => Topics.Models };
+
+        var list = new Command("list", "Bundles, their versions, the current one, metrics and creation time") { registry };
+        list.SetAction(result =>
+        {
+            var reg = new ModelRegistry(result.GetValue(registry)!);
+            foreach (var bundle in reg.Bundles())
+            {
+                var current = reg.CurrentVersion(bundle);
+                Console.WriteLine(bundle);
+                foreach (var version in reg.Versions(bundle))
+                {
+                    var manifest = reg.ReadManifest(bundle, version);
+                    var metrics = string.Join("; ", manifest.Metrics.Select(m =>
+                        $"{m.Key} " + string.Join(" ", m.Value.Where(kv => kv.Key is "f1" or "accuracy").Select(kv => string.Create(CultureInfo.InvariantCulture, $"{kv.Key} {kv.Value:F3}")))));
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"  {(version == current ? "*" : " ")} {version,-5} {manifest.CreatedAt:yyyy-MM-dd HH:mm}  parent {manifest.ParentVersion ?? "-",-5} heads {string.Join(",", manifest.Heads.Keys),-12} {metrics}"));
+                }
+            }
+
+            return 0;
+        });
+
+        var bundleArg = new Argument<string>("bundle") { Description = "Bundle name, e.g. spam or articles" };
+        var versionArg = new Argument<string>("version") { Description = "Version, e.g. v3" };
+        var promote = new Command("promote", "Serve this version: mark it current (and publish ModelPublished with --bootstrap)") { bundleArg, versionArg, registry, bootstrap, topic };
+        promote.SetAction(async (result, ct) =>
+        {
+            var reg = new ModelRegistry(result.GetValue(registry)!);
+            var bundle = result.GetValue(bundleArg)!;
+            var version = result.GetValue(versionArg)!;
+            reg.SetCurrent(bundle, version);
+            Console.WriteLine($"{bundle}: current is now {version}");
+            return await PublishAsync(reg, bundle, version, "promote", result.GetValue(bootstrap), result.GetValue(topic)!, ct);
+        });
+
+        var rollbackBundle = new Argument<string>("bundle") { Description = "Bundle name" };
+        var rollback = new Command("rollback", "Serve the version before the current one (and publish ModelPublished with --bootstrap)") { rollbackBundle, registry, bootstrap, topic };
+        rollback.SetAction(async (result, ct) =>
+        {
+            var reg = new ModelRegistry(result.GetValue(registry)!);
+            var bundle = result.GetValue(rollbackBundle)!;
+            var version = reg.Rollback(bundle);
+            Console.WriteLine($"{bundle}: rolled back to {version}");
+            return await PublishAsync(reg, bundle, version, "rollback", result.GetValue(bootstrap), result.GetValue(topic)!, ct);
+        });
+
+        return new Command("models", "List, promote and roll back model versions") { list, promote, rollback };
+    }
+
+    private static async Task<int> PublishAsync(ModelRegistry registry, string bundle, string version, string reason, string? bootstrap, string topic, CancellationToken ct)
+    {
+        if (bootstrap is null)
+        {
+            return 0;
+        }
+
+        var position = await ModelEvents.PublishAsync(KafkaDefaults.Producer(bootstrap), topic, registry.EventFor(bundle, version, reason), ct);
+        Console.WriteLine($"published ModelPublished {bundle} {version} at {position}");
+        return 0;
+    }
+}
