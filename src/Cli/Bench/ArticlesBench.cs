@@ -4,6 +4,7 @@ using System.Text.Json;
 using StreamBert.Contracts;
 using StreamBert.Engine.Inference;
 using StreamBert.Engine.Models;
+using StreamBert.Engine.Tasks;
 using StreamBert.Processor.Hosting;
 using StreamBert.Processor.Ingest;
 using StreamBert.Processor.Preprocess;
@@ -69,25 +70,9 @@ internal static class ArticlesBench
 
     private static double Time(ModelSet models, List<SequenceWork> sequences, TaskSet tasks, int maxBatchTokens)
     {
-        var work = sequences.Select(s => new SequenceWork { Ids = s.Ids, Tasks = tasks, EncoderIndex = s.EncoderIndex, WordShapes = s.WordShapes }).OrderBy(s => s.Ids.Length).ToList();
+        var work = sequences.Select(s => new SequenceWork { Ids = s.Ids, Tasks = tasks, EncoderIndex = s.EncoderIndex, WordShapes = s.WordShapes }).ToList();
         var clock = Stopwatch.StartNew();
-        var batch = new List<SequenceWork>();
-        foreach (var item in work)
-        {
-            if (batch.Count > 0 && (batch.Count + 1) * item.Ids.Length > maxBatchTokens)
-            {
-                models.Run(batch);
-                batch.Clear();
-            }
-
-            batch.Add(item);
-        }
-
-        if (batch.Count > 0)
-        {
-            models.Run(batch);
-        }
-
+        new OfflineScorer(models, maxBatchTokens).RunAll(work);
         return clock.Elapsed.TotalSeconds;
     }
 }

@@ -125,7 +125,8 @@ public sealed class OfflineScorer
     private int[] WithSpecials(List<Token> tokens, (int Start, int Count) window) =>
         TokenWindows.Ids(tokens, window.Start, window.Count, _models.Tokenizer);
 
-    private void RunAll(List<SequenceWork> work, CancellationToken cancellationToken)
+    /// <summary>Runs sequences through the model set in batches sorted by encoder and length, cut at the token budget.</summary>
+    public void RunAll(IReadOnlyList<SequenceWork> work, CancellationToken cancellationToken = default)
     {
         var order = work.OrderBy(w => w.EncoderIndex).ThenBy(w => w.Ids.Length).ToList();
         var batch = new List<SequenceWork>();

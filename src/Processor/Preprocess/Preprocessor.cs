@@ -15,6 +15,7 @@ namespace StreamBert.Processor.Preprocess;
 /// </summary>
 public sealed class Preprocessor
 {
+    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
     private readonly ProcessorOptions _options;
     private readonly TopicNames _topics;
 
@@ -132,7 +133,7 @@ public sealed class Preprocessor
 
         try
         {
-            return new UTF8Encoding(false, true).GetString(key);
+            return StrictUtf8.GetString(key);
         }
         catch (DecoderFallbackException)
         {

@@ -135,6 +135,5 @@ public sealed class FeatureExtractor
             begin = end;
             Progress?.Invoke(done, ids.Length);
         }
-
     }
 }
