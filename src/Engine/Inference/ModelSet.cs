@@ -16,15 +16,20 @@ public sealed record TaskHead(string Task, HeadSpec Spec, DenseHead Head, ModelR
 /// </summary>
 public sealed class ModelSet : IDisposable
 {
+    private readonly List<SharedEncoder> _shared;
+    private int _disposed;
     private readonly List<EncoderSession> _encoders;
     private readonly Dictionary<string, TaskHead> _heads;
 
-    private ModelSet(List<EncoderSession> encoders, Dictionary<string, TaskHead> heads, WordPieceTokenizer tokenizer, IReadOnlyDictionary<string, BundleManifest> bundles)
+    private ModelSet(List<SharedEncoder> encoders, Dictionary<string, TaskHead> heads, WordPieceTokenizer tokenizer, IReadOnlyDictionary<string, BundleManifest> bundles, IReadOnlyDictionary<string, string> directories, string vocabSha256)
     {
-        _encoders = encoders;
+        _shared = encoders;
+        _encoders = [.. encoders.Select(e => e.Session)];
         _heads = heads;
         Tokenizer = tokenizer;
         Bundles = bundles;
+        Directories = directories;
+        VocabSha256 = vocabSha256;
     }
 
     public WordPieceTokenizer Tokenizer { get; }
@@ -32,7 +37,16 @@ public sealed class ModelSet : IDisposable
     /// <summary>Manifests of the loaded bundles, by bundle name.</summary>
     public IReadOnlyDictionary<string, BundleManifest> Bundles { get; }
 
+    /// <summary>The folder each bundle was loaded from, by bundle name.</summary>
+    public IReadOnlyDictionary<string, string> Directories { get; }
+
+    /// <summary>sha256 of the vocabulary every bundle of the set shares.</summary>
+    public string VocabSha256 { get; }
+
     public IReadOnlyList<EncoderSession> Encoders => _encoders;
+
+    /// <summary>The task heads, by task name.</summary>
+    public IReadOnlyDictionary<string, TaskHead> Heads => _heads;
 
     public ExecutionDevice Device => _encoders[0].Device;
 
@@ -42,7 +56,11 @@ public sealed class ModelSet : IDisposable
         _heads.GetValueOrDefault(task) ?? throw new InvalidOperationException($"No loaded bundle serves task {task}.");
 
     /// <summary>Loads and verifies bundles (folder paths); fails on any sha256 mismatch or shape error.</summary>
-    public static ModelSet Load(IReadOnlyCollection<string> bundleDirectories, SessionSettings? settings = null)
+    /// <param name="reuse">
+    /// A live set whose encoder sessions may be shared where the graph (sha256) and the layers are the same: a new
+    /// version that only changed heads then loads in milliseconds and costs no second copy of the encoder.
+    /// </param>
+    public static ModelSet Load(IReadOnlyCollection<string> bundleDirectories, SessionSettings? settings = null, ModelSet? reuse = null)
     {
         ArgumentOutOfRangeException.ThrowIfZero(bundleDirectories.Count);
         var manifests = new List<(string Dir, BundleManifest Manifest)>();
@@ -87,12 +105,13 @@ public sealed class ModelSet : IDisposable
         }
 
         var tokenizer = WordPieceTokenizer.FromFile(vocabPaths.First());
-        var encoders = new List<EncoderSession>();
+        var encoders = new List<SharedEncoder>();
         try
         {
             for (var i = 0; i < encoderPaths.Count; i++)
             {
-                encoders.Add(EncoderSession.FromFile(encoderPaths[i], encoderLayers[i], settings));
+                var donor = reuse?._shared.FirstOrDefault(e => e.Sha256 == encoderKeys[i] && e.Session.Layers.SequenceEqual(encoderLayers[i]));
+                encoders.Add(donor?.AddRef() ?? new SharedEncoder(encoderKeys[i], EncoderSession.FromFile(encoderPaths[i], encoderLayers[i], settings)));
             }
 
             var heads = new Dictionary<string, TaskHead>();
@@ -108,7 +127,7 @@ public sealed class ModelSet : IDisposable
                         head = DenseHead.Load(stream);
                     }
 
-                    var expected = Features.Width(encoders[encoderIndex].HiddenSize, spec.Layers.Count) + (spec.WordShape ? WordShape.Size : 0);
+                    var expected = Features.Width(encoders[encoderIndex].Session.HiddenSize, spec.Layers.Count) + (spec.WordShape ? WordShape.Size : 0);
                     if (head.InputDim != expected || head.ClassCount != spec.Labels.Count)
                     {
                         throw new InvalidDataException(
@@ -122,13 +141,19 @@ public sealed class ModelSet : IDisposable
                 }
             }
 
-            return new ModelSet(encoders, heads, tokenizer, manifests.ToDictionary(m => m.Manifest.Name, m => m.Manifest));
+            return new ModelSet(
+                encoders,
+                heads,
+                tokenizer,
+                manifests.ToDictionary(m => m.Manifest.Name, m => m.Manifest),
+                manifests.ToDictionary(m => m.Manifest.Name, m => m.Dir),
+                vocabHashes[0]);
         }
         catch
         {
             foreach (var encoder in encoders)
             {
-                encoder.Dispose();
+                encoder.Release();
             }
 
             throw;
@@ -136,7 +161,10 @@ public sealed class ModelSet : IDisposable
     }
 
     /// <summary>
-    /// Runs one batch (all on one encoder) and fills each sequence's head outputs. Called from one thread.
+    /// Runs one batch and fills each sequence's head outputs. Called from one thread. The encoder a sequence
+    /// runs on is taken from this set's heads, not from <see cref="SequenceWork.EncoderIndex"/>: a sequence
+    /// prepared before a hot swap may meet a set whose bundles sit on other encoders (a fine-tuned version
+    /// brings its own graph). Such a batch runs as one call per encoder.
     /// </summary>
     public void Run(IReadOnlyList<SequenceWork> batch)
     {
@@ -145,15 +173,39 @@ public sealed class ModelSet : IDisposable
             return;
         }
 
-        var encoderIndex = batch[0].EncoderIndex;
+        var first = EncoderOf(batch[0]);
+        var mixed = false;
+        for (var i = 1; i < batch.Count && !mixed; i++)
+        {
+            mixed = EncoderOf(batch[i]) != first;
+        }
+
+        if (!mixed)
+        {
+            RunOnEncoder(first, batch);
+            return;
+        }
+
+        foreach (var group in batch.GroupBy(EncoderOf))
+        {
+            RunOnEncoder(group.Key, [.. group]);
+        }
+    }
+
+    private int EncoderOf(SequenceWork work)
+    {
+        var task = (work.Tasks & TaskSet.Spam) != 0 ? TaskNames.Spam
+            : (work.Tasks & TaskSet.Claims) != 0 ? TaskNames.Claims
+            : (work.Tasks & TaskSet.Ner) != 0 ? TaskNames.Ner
+            : throw new ArgumentException("A sequence names no task.", nameof(work));
+        return RequiredHead(task).EncoderIndex;
+    }
+
+    private void RunOnEncoder(int encoderIndex, IReadOnlyList<SequenceWork> batch)
+    {
         var length = 0;
         for (var i = 0; i < batch.Count; i++)
         {
-            if (batch[i].EncoderIndex != encoderIndex)
-            {
-                throw new ArgumentException("A batch must run on one encoder.", nameof(batch));
-            }
-
             length = Math.Max(length, batch[i].Ids.Length);
         }
 
@@ -219,9 +271,14 @@ public sealed class ModelSet : IDisposable
 
     public void Dispose()
     {
-        foreach (var encoder in _encoders)
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
         {
-            encoder.Dispose();
+            return;
+        }
+
+        foreach (var encoder in _shared)
+        {
+            encoder.Release();
         }
     }
 
@@ -261,5 +318,29 @@ public sealed class ModelSet : IDisposable
         }
 
         return MiniLmResources.Ensure().ModelPath;
+    }
+
+    /// <summary>An encoder session that successive versions may share; disposed when the last set using it is.</summary>
+    private sealed class SharedEncoder(string sha256, EncoderSession session)
+    {
+        private int _references = 1;
+
+        public string Sha256 { get; } = sha256;
+
+        public EncoderSession Session { get; } = session;
+
+        public SharedEncoder AddRef()
+        {
+            Interlocked.Increment(ref _references);
+            return this;
+        }
+
+        public void Release()
+        {
+            if (Interlocked.Decrement(ref _references) == 0)
+            {
+                Session.Dispose();
+            }
+        }
     }
 }

@@ -4,7 +4,7 @@ using StreamBert.Engine.Models;
 namespace StreamBert.Processor.Hosting;
 
 /// <summary>What the processor serves: the loaded models and the input topics they cover.</summary>
-public sealed record ServingPlan(ModelSet Models, IReadOnlyList<string> Topics);
+public sealed record ServingPlan(ModelSet Models, IReadOnlyList<string> Topics, SessionSettings Settings);
 
 /// <summary>Loads the current version of each configured bundle from the registry.</summary>
 public static class ModelLoader
@@ -32,16 +32,18 @@ public static class ModelLoader
                 $"The registry {registry.Root} has no current version of '{options.SpamBundle}' or '{options.ArticlesBundle}'; train one with 'streambert train'.");
         }
 
-        var settings = new SessionSettings
-        {
-            Device = options.Device switch
-            {
-                "cpu" => DevicePreference.Cpu,
-                "cuda" => DevicePreference.Cuda,
-                _ => DevicePreference.Auto,
-            },
-            IntraOpThreads = options.IntraOpThreads,
-        };
-        return new ServingPlan(ModelSet.Load(directories, settings), inputTopics);
+        var settings = SessionSettingsOf(options);
+        return new ServingPlan(ModelSet.Load(directories, settings), inputTopics, settings);
     }
+
+    public static SessionSettings SessionSettingsOf(ProcessorOptions options) => new()
+    {
+        Device = options.Device switch
+        {
+            "cpu" => DevicePreference.Cpu,
+            "cuda" => DevicePreference.Cuda,
+            _ => DevicePreference.Auto,
+        },
+        IntraOpThreads = options.IntraOpThreads,
+    };
 }

@@ -29,6 +29,7 @@ public sealed partial class ProcessorService : BackgroundService
     private readonly IHostApplicationLifetime _lifetime;
     private readonly ILogger<ProcessorService> _logger;
     private ServingPlan? _plan;
+    private ModelSlot? _slot;
 
     public ProcessorService(IOptions<ProcessorOptions> options, IOptions<TopicNames> topics, IOptions<KafkaClientSettings> kafka, ProcessorMetrics metrics, IHostApplicationLifetime lifetime, ILogger<ProcessorService> logger)
     {
@@ -40,8 +41,17 @@ public sealed partial class ProcessorService : BackgroundService
         _logger = logger;
     }
 
-    /// <summary>The models being served, once started.</summary>
-    public ModelSet? Models => _plan?.Models;
+    /// <summary>The models being served now, once started (a hot swap replaces them).</summary>
+    public ModelSet? Models => _slot?.Current;
+
+    /// <summary>The slot the engine reads the models through, once started.</summary>
+    public ModelSlot? Slot => _slot;
+
+    /// <summary>Applies model events, once started.</summary>
+    public ModelUpdater? Updater { get; private set; }
+
+    /// <summary>Raised on the engine thread as each batch starts, with the generation of the models it runs on.</summary>
+    public event Action<long, ModelSet, SequenceBatch>? BatchStarted;
 
     /// <summary>Set when the service has subscribed and is consuming.</summary>
     public Task Started => _started.Task;
@@ -65,6 +75,8 @@ public sealed partial class ProcessorService : BackgroundService
         }
 
         var models = _plan.Models;
+        using var slot = new ModelSlot(models);
+        _slot = slot;
         foreach (var (name, manifest) in models.Bundles)
         {
             LogServing(_logger, name, manifest.Version, string.Join(",", manifest.Heads.Keys));
@@ -101,11 +113,14 @@ public sealed partial class ProcessorService : BackgroundService
         var preprocessor = new Preprocessor(_options, _topics);
         var postprocessor = new Postprocessor(_options, _topics);
         var batcher = new TokenBudgetBatcher(new BatchingLimits(_options.MaxBatchTokens, _options.MaxBatchDelay, _options.MaxBatchSequences));
-        var engine = new EngineWorker(() => models, _metrics);
+        var engine = new EngineWorker(slot, _metrics);
+        engine.BatchStarted += (generation, set, batch) => BatchStarted?.Invoke(generation, set, batch);
+        var updater = new ModelUpdater(slot, _options.Registry, _plan.Settings, _metrics, _logger);
+        Updater = updater;
         var egress = new KafkaEgress(producer, tracker, _metrics, _logger, Fatal);
         var ingest = new KafkaIngest(consumer, tracker, _metrics, _logger);
 
-        var preprocessTask = Task.Run(() => PreprocessAsync(records.Reader, sequences.Writer, outputs.Writer, preprocessor, postprocessor, models, abort.Token), CancellationToken.None);
+        var preprocessTask = Task.Run(() => PreprocessAsync(records.Reader, sequences.Writer, outputs.Writer, preprocessor, postprocessor, slot, abort.Token), CancellationToken.None);
         var batchTask = Task.Run(() => batcher.RunAsync(sequences.Reader, batches.Writer, abort.Token), CancellationToken.None);
         var engineTask = engine.RunAsync(batches.Reader, documents.Writer, abort.Token);
         var postprocessTask = Task.Run(() => PostprocessAsync(documents.Reader, outputs.Writer, postprocessor, abort.Token), CancellationToken.None);
@@ -113,6 +128,8 @@ public sealed partial class ProcessorService : BackgroundService
         var pipeline = Task.WhenAll(preprocessTask, batchTask, engineTask, postprocessTask, egressTask);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, abort.Token);
         var ingestTask = ingest.RunAsync(_plan.Topics, records.Writer, pipeline, stop.Token);
+        using var stopUpdates = CancellationTokenSource.CreateLinkedTokenSource(stop.Token);
+        var updatesTask = updater.RunAsync(_kafka.ConsumerConfig(_options), _topics.Models, stopUpdates.Token);
         LogStarted(_logger, string.Join(", ", _plan.Topics));
         _started.TrySetResult();
 
@@ -128,7 +145,16 @@ public sealed partial class ProcessorService : BackgroundService
         }
         finally
         {
-            models.Dispose();
+            await stopUpdates.CancelAsync().ConfigureAwait(false);
+            try
+            {
+                await updatesTask.ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+
+            _slot = null;
         }
     }
 
@@ -145,7 +171,7 @@ public sealed partial class ProcessorService : BackgroundService
         }
     }
 
-    private static async Task PreprocessAsync(ChannelReader<InputRecord> input, ChannelWriter<SequenceWork> sequences, ChannelWriter<OutputSet> outputs, Preprocessor preprocessor, Postprocessor deadLetters, ModelSet models, CancellationToken cancellationToken)
+    private static async Task PreprocessAsync(ChannelReader<InputRecord> input, ChannelWriter<SequenceWork> sequences, ChannelWriter<OutputSet> outputs, Preprocessor preprocessor, Postprocessor deadLetters, ModelSlot models, CancellationToken cancellationToken)
     {
         try
         {
@@ -153,7 +179,7 @@ public sealed partial class ProcessorService : BackgroundService
             {
                 while (input.TryRead(out var record))
                 {
-                    switch (preprocessor.Process(record, models))
+                    switch (preprocessor.Process(record, models.Current))
                     {
                         case Accepted accepted:
                             foreach (var work in accepted.Document.Sequences)

@@ -14,14 +14,20 @@ namespace StreamBert.Processor.Inference;
 /// </summary>
 public sealed class EngineWorker
 {
-    private readonly Func<ModelSet> _models;
+    private readonly ModelSlot _models;
     private readonly ProcessorMetrics _metrics;
 
-    public EngineWorker(Func<ModelSet> models, ProcessorMetrics metrics)
+    public EngineWorker(ModelSlot models, ProcessorMetrics metrics)
     {
         _models = models;
         _metrics = metrics;
     }
+
+    /// <summary>
+    /// Raised on the engine thread as each batch starts, with the live generation and set it leased. Sequences of
+    /// a document that began on an older generation still run on that one (see <see cref="Document.Pin"/>).
+    /// </summary>
+    public event Action<long, ModelSet, SequenceBatch>? BatchStarted;
 
     public Task RunAsync(ChannelReader<SequenceBatch> input, ChannelWriter<Document> output, CancellationToken cancellationToken)
     {
@@ -55,17 +61,68 @@ public sealed class EngineWorker
             while (input.TryRead(out var batch))
             {
                 var started = Stopwatch.GetTimestamp();
-                _models().Run(batch.Items);
+                RunBatch(batch);
                 _metrics.RecordBatch(batch, Stopwatch.GetElapsedTime(started));
                 foreach (var work in batch.Items)
                 {
-                    var owner = (SequenceOwner)work.State!;
-                    if (owner.Document.CompleteOne() && !output.TryWrite(owner.Document))
+                    var document = ((SequenceOwner)work.State!).Document;
+                    if (!document.CompleteOne())
                     {
-                        output.WriteAsync(owner.Document, cancellationToken).AsTask().GetAwaiter().GetResult();
+                        continue;
+                    }
+
+                    document.Pin?.Dispose();
+                    document.Pin = null;
+                    if (!output.TryWrite(document))
+                    {
+                        output.WriteAsync(document, cancellationToken).AsTask().GetAwaiter().GetResult();
                     }
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// Runs a batch on the live set. A document of several sequences is pinned to the set its first sequence
+    /// ran on, so each output comes from exactly one model version even when a swap lands between its batches;
+    /// its remaining sequences run on the pinned set (held alive by the pin) in a call of their own.
+    /// </summary>
+    private void RunBatch(SequenceBatch batch)
+    {
+        using var lease = _models.Acquire();
+        BatchStarted?.Invoke(lease.Generation, lease.Models, batch);
+        Dictionary<long, (ModelSet Models, List<SequenceWork> Items)>? older = null;
+        List<SequenceWork>? current = null;
+        for (var i = 0; i < batch.Items.Count; i++)
+        {
+            var work = batch.Items[i];
+            var document = ((SequenceOwner)work.State!).Document;
+            if (document.Pin is { } pin && pin.Generation != lease.Generation)
+            {
+                older ??= [];
+                if (!older.TryGetValue(pin.Generation, out var group))
+                {
+                    group = (pin.Models, []);
+                    older[pin.Generation] = group;
+                }
+
+                group.Items.Add(work);
+                current ??= [.. batch.Items.Take(i)];
+                continue;
+            }
+
+            if (document.Pin is null && document.Sequences.Count > 1)
+            {
+                document.Pin = lease.Share();
+            }
+
+            current?.Add(work);
+        }
+
+        lease.Models.Run(current ?? batch.Items);
+        foreach (var (models, items) in older?.Values ?? Enumerable.Empty<(ModelSet, List<SequenceWork>)>())
+        {
+            models.Run(items);
         }
     }
 }

@@ -41,6 +41,12 @@ public sealed class Document
     /// <summary>Per sequence: the word pieces it covers (offsets into <see cref="Text"/>).</summary>
     public List<SequencePieces> Pieces { get; } = [];
 
+    /// <summary>
+    /// The engine's hold on the model set this document's first sequence ran on; set and cleared on the
+    /// engine thread only.
+    /// </summary>
+    public Inference.ModelSlot.Lease? Pin { get; set; }
+
     public void Seal() => _remaining = Sequences.Count;
 
     /// <summary>True for the call that completes the last sequence.</summary>
