@@ -4,6 +4,7 @@ using StreamBert.Cli.Commands;
 var root = new RootCommand("StreamBert: BERT labels for Kafka streams of emails and news articles, with continuous retraining.");
 root.Subcommands.Add(BrokerCommand.Create());
 root.Subcommands.Add(ProcessorCommand.Create());
+root.Subcommands.Add(TrainerCommand.Create());
 root.Subcommands.Add(TrainCommand.Create());
 root.Subcommands.Add(EvalCommand.Create());
 root.Subcommands.Add(DemoCommand.Create());

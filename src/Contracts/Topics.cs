@@ -30,6 +30,9 @@ public static class Topics
     /// <summary>Key: item id. Value: a reviewer's entity spans for a text.</summary>
     public const string LabelsEntities = "labels.entities";
 
+    /// <summary>Label records the training service could not use: original key and value, reason in <see cref="ErrorHeader"/>.</summary>
+    public const string LabelsDlq = "labels.dlq";
+
     /// <summary>Compacted. Key: bundle name. Value: ModelPublished JSON.</summary>
     public const string Models = "models";
 

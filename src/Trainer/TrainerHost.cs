@@ -1,0 +1,55 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+using StreamBert.Processor.Hosting;
+
+namespace StreamBert.Trainer;
+
+/// <summary>The composition root of a training service process (also used in-process by the demo and tests).</summary>
+public static class TrainerHost
+{
+    /// <summary>
+    /// Configuration, lowest precedence first: <c>appsettings.json</c>, <c>STREAMBERT__</c> environment variables
+    /// (<c>STREAMBERT__Trainer__MinNewLabels=200</c>), then <paramref name="overrides"/>.
+    /// </summary>
+    public static IHost Build(IEnumerable<KeyValuePair<string, string?>> overrides, Action<ILoggingBuilder>? logging = null)
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
+        {
+            DisableDefaults = true,
+            ContentRootPath = AppContext.BaseDirectory,
+        });
+        builder.Configuration
+            .AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true)
+            .AddJsonFile("appsettings.json", optional: true)
+            .AddEnvironmentVariables("STREAMBERT__")
+            .AddInMemoryCollection(overrides);
+        builder.Logging.ClearProviders();
+        if (logging is null)
+        {
+            builder.Logging.AddSimpleConsole(o =>
+            {
+                o.SingleLine = true;
+                o.TimestampFormat = "HH:mm:ss.fff ";
+            });
+        }
+        else
+        {
+            logging(builder.Logging);
+        }
+
+        builder.Services.AddOptions<TrainerOptions>().BindConfiguration("Trainer").ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddOptions<TrainerTopics>().BindConfiguration("Topics").ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddOptions<KafkaClientSettings>().BindConfiguration("Kafka");
+        builder.Services.AddOpenTelemetry()
+            .ConfigureResource(resource => resource.AddService("streambert-trainer"))
+            .WithMetrics(metrics => metrics.AddMeter(TrainerService.MeterName).AddPrometheusExporter());
+        builder.Services.AddSingleton<TrainerService>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<TrainerService>());
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
+        return builder.Build();
+    }
+}

@@ -1,0 +1,59 @@
+using System.ComponentModel.DataAnnotations;
+using StreamBert.Contracts;
+
+namespace StreamBert.Trainer;
+
+/// <summary>Training service settings, bound from the <c>Trainer</c> section and validated on start.</summary>
+public sealed class TrainerOptions
+{
+    [Required] public string BootstrapServers { get; set; } = "localhost:9092";
+
+    [Required] public string GroupId { get; set; } = "streambert-trainer";
+
+    /// <summary>Model registry the trainer reads the current versions from and publishes new ones to.</summary>
+    [Required] public string Registry { get; set; } = "";
+
+    /// <summary>A run starts once this many new labels of a task arrived…</summary>
+    [Range(1, 10_000_000)] public int MinNewLabels { get; set; } = 500;
+
+    /// <summary>…or this long after the first label not yet trained on, whichever comes first.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "7.00:00:00")] public TimeSpan MaxWait { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>The candidate is published only if its F1 on every evaluation set is at least the current version's minus this.</summary>
+    [Range(0.0, 1.0)] public double Tolerance { get; set; } = 0.005;
+
+    /// <summary>Labelled files the model was built from, per task (spam → SMS Spam Collection …): reviewers' labels add to them.</summary>
+    public Dictionary<string, string[]> BaseData { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>A fixed evaluation file per task, judged beside the held-out split of the labels.</summary>
+    public Dictionary<string, string> EvalFiles { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>Held-out labels below this count are too few to judge on; the fixed file (if any) decides alone.</summary>
+    [Range(1, 1_000_000)] public int MinHeldOutLabels { get; set; } = 20;
+
+    /// <summary>Records larger than this go to the labels dead-letter topic unparsed.</summary>
+    [Range(64, 64 * 1024 * 1024)] public int MaxLabelBytes { get; set; } = 256 * 1024;
+
+    /// <summary>Port of <c>/metrics</c> and <c>/healthz</c>; -1 turns them off, 0 takes a free port (tests).</summary>
+    [Range(-1, 65535)] public int MetricsPort { get; set; } = 9465;
+
+    [Required] public string MetricsHost { get; set; } = "0.0.0.0";
+
+    [Range(1, 10_000)] public int Seed { get; set; } = 17;
+}
+
+/// <summary>Topic names of the trainer, configurable under <c>Topics</c>.</summary>
+public sealed class TrainerTopics
+{
+    [Required] public string LabelsSpam { get; set; } = Topics.LabelsSpam;
+    [Required] public string LabelsClaims { get; set; } = Topics.LabelsClaims;
+    [Required] public string LabelsEntities { get; set; } = Topics.LabelsEntities;
+    [Required] public string LabelsDlq { get; set; } = Topics.LabelsDlq;
+    [Required] public string Models { get; set; } = Topics.Models;
+
+    public string? TaskOf(string topic) =>
+        topic == LabelsSpam ? TaskNames.Spam
+        : topic == LabelsClaims ? TaskNames.Claims
+        : topic == LabelsEntities ? TaskNames.Ner
+        : null;
+}
