@@ -167,12 +167,14 @@ public sealed class LabelTrainingJob
 
         var fixedSet = _options.EvalFiles.TryGetValue(task, out var evalFile) ? ReadBinary(task, evalFile) : [];
         var fixedTexts = fixedSet.Select(r => r.Text).ToHashSet(StringComparer.Ordinal);
-        var heldOut = latest.Where(l => DatasetSplit.IsTest(l.Key) && !fixedTexts.Contains(l.Key)).Select(l => new LabeledText(l.Key, l.Value)).ToList();
-        var labelTrain = latest.Where(l => !DatasetSplit.IsTest(l.Key) && !fixedTexts.Contains(l.Key)).Select(l => new LabeledText(l.Key, l.Value));
+        var heldOut = latest.Where(l => IsHeldOut(l.Key) && !fixedTexts.Contains(l.Key)).Select(l => new LabeledText(l.Key, l.Value)).ToList();
+        var labelTrain = latest.Where(l => !IsHeldOut(l.Key) && !fixedTexts.Contains(l.Key)).Select(l => new LabeledText(l.Key, l.Value));
         var baseRows = _options.BaseData.GetValueOrDefault(task, []).SelectMany(f => ReadBinary(task, f));
         var baseTrain = DatasetSplit.Split(DatasetSplit.Deduplicate(baseRows).Items).Train
             .Where(r => !latest.ContainsKey(r.Text) && !fixedTexts.Contains(r.Text));
-        var train = baseTrain.Concat(labelTrain).ToList();
+        // Reviewers label today's traffic; the base data is yesterday's prior. Repeating each label weighs it
+        // against a base set usually ten times larger (the continuous-learning scenario measures the effect).
+        var train = baseTrain.Concat(labelTrain.SelectMany(l => Enumerable.Repeat(l, _options.LabelWeight))).ToList();
 
         var missing = train.Select(r => r.Text).Where(t => !_sequenceFeatures.ContainsKey(featureKey + t)).Distinct(StringComparer.Ordinal).ToList();
         if (missing.Count > 0)
@@ -216,10 +218,10 @@ public sealed class LabelTrainingJob
         }
 
         var fixedSet = _options.EvalFiles.TryGetValue(TaskNames.Ner, out var evalFile) ? ConllReader.Read(evalFile).ToList() : [];
-        var heldOut = latest.Where(l => DatasetSplit.IsTest(l.Key)).Select(l => l.Value).ToList();
+        var heldOut = latest.Where(l => IsHeldOut(l.Key)).Select(l => l.Value).ToList();
         var train = _options.BaseData.GetValueOrDefault(TaskNames.Ner, []).SelectMany(f => ConllReader.Read(f))
             .Where(s => !latest.ContainsKey(Key(s)))
-            .Concat(latest.Where(l => !DatasetSplit.IsTest(l.Key)).Select(l => l.Value))
+            .Concat(latest.Where(l => !IsHeldOut(l.Key)).SelectMany(l => Enumerable.Repeat(l.Value, _options.LabelWeight)))
             .ToList();
 
         var missing = train.Where(s => !_wordFeatures.ContainsKey(featureKey + Key(s))).DistinctBy(Key).ToList();
@@ -263,6 +265,13 @@ public sealed class LabelTrainingJob
 
         return (result.Head, sets, train.Count);
     }
+
+    /// <summary>
+    /// The labels' own held-out split: a stable hash bucket like <see cref="DatasetSplit"/>'s, salted so that it is
+    /// independent of the base data's split (reviewers often label texts from a training split, all of whose
+    /// unsalted buckets are "train").
+    /// </summary>
+    public static bool IsHeldOut(string key) => DatasetSplit.IsTest("label:" + key);
 
     private static List<LabeledText> ReadBinary(string task, string path) => task == TaskNames.Spam
         ? [.. SpamDataReader.Read(path)]

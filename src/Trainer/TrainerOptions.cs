@@ -40,6 +40,9 @@ public sealed class TrainerOptions
     [Required] public string MetricsHost { get; set; } = "0.0.0.0";
 
     [Range(1, 10_000)] public int Seed { get; set; } = 17;
+
+    /// <summary>Each reviewer label counts this many times against the base data in training.</summary>
+    [Range(1, 100)] public int LabelWeight { get; set; } = 4;
 }
 
 /// <summary>Topic names of the trainer, configurable under <c>Topics</c>.</summary>

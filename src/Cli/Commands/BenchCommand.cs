@@ -54,6 +54,18 @@ internal static class BenchCommand
         return command;
     }
 
+    public static Command CreateSwap()
+    {
+        var registry = new Option<string>("--registry") { Description = "Model registry folder with a spam bundle", DefaultValueFactory = _ => StreamBert.Engine.Models.ModelRegistry.DefaultRoot };
+        var swaps = new Option<int>("--swaps") { Description = "Swaps per mode", DefaultValueFactory = _ => 40 };
+        var command = new Command("bench-swap", "Hot-swap pause: batch-start wait at each swap while the engine runs back to back, and the cost of loading beside it")
+        {
+            registry, swaps,
+        };
+        command.SetAction((result, ct) => Task.Run(() => SwapBench.Run(result.GetValue(registry)!, result.GetValue(swaps), Console.Out, ct), ct));
+        return command;
+    }
+
     public static Command CreateArticles()
     {
         var registry = new Option<string>("--registry") { Description = "Model registry folder with an articles bundle", DefaultValueFactory = _ => StreamBert.Engine.Models.ModelRegistry.DefaultRoot };

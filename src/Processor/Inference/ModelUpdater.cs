@@ -59,6 +59,12 @@ public sealed partial class ModelUpdater
         _logger = logger;
     }
 
+    /// <summary>
+    /// Share encoder sessions with the live set where the graph is the same (default). Off, every version loads
+    /// its own session, as a fine-tuned version with its own graph does; the swap benchmark measures both.
+    /// </summary>
+    public bool ShareEncoders { get; init; } = true;
+
     /// <summary>Raised after each event is handled (tests and the demo watch it).</summary>
     public event Action<SwapOutcome>? Handled;
 
@@ -120,7 +126,7 @@ public sealed partial class ModelUpdater
             }
 
             var directories = new Dictionary<string, string>(live.Directories, StringComparer.Ordinal) { [published.Name] = directory };
-            candidate = ModelSet.Load(directories.Values, _settings, reuse: live);
+            candidate = ModelSet.Load(directories.Values, _settings, reuse: ShareEncoders ? live : null);
             if (candidate.VocabSha256 != live.VocabSha256)
             {
                 return Refused(published, "its vocabulary differs from the one inputs are tokenized with");
