@@ -54,6 +54,8 @@ public sealed partial class KafkaEgress
         var position = set.Input.Position;
         var generation = set.Input.Generation;
         var consumedAt = set.Input.ConsumedAtTicks;
+        using var span = ProcessingSpan(set);
+        var traceParent = span?.Id is { } id ? Encoding.ASCII.GetBytes(id) : ChildTraceParent(set.Input.Headers);
         foreach (var record in set.Records)
         {
             var message = new Message<byte[]?, byte[]> { Key = record.Key, Value = record.Value, Headers = new Headers() };
@@ -66,9 +68,9 @@ public sealed partial class KafkaEgress
                     message.Headers.Add(header.Key, header.GetValueBytes());
                 }
             }
-            else if (set.Input.Headers.TryGetLastBytes("traceparent", out var traceParent))
+            else if (traceParent is not null)
             {
-                message.Headers.Add("traceparent", traceParent);
+                message.Headers.Add(TraceParentHeader, traceParent);
             }
 
             var topic = record.Topic;
@@ -117,4 +119,42 @@ public sealed partial class KafkaEgress
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Producer queue full; waiting for acknowledgements")]
     private static partial void LogQueueFull(ILogger logger);
+
+    /// <summary>W3C trace context header: a producer's trace continues through the processor into the labels.</summary>
+    public const string TraceParentHeader = "traceparent";
+
+    /// <summary>Spans of the processor (one per input record, child of the producer's span); exported when a listener is configured.</summary>
+    public static readonly ActivitySource Tracing = new("StreamBert.Processor");
+
+    private static Activity? ProcessingSpan(OutputSet set)
+    {
+        if (!Tracing.HasListeners() || !set.Input.Headers.TryGetLastBytes(TraceParentHeader, out var header)
+            || !ActivityContext.TryParse(Encoding.ASCII.GetString(header), null, out var parent))
+        {
+            return null;
+        }
+
+        var span = Tracing.StartActivity("process " + set.Input.Position.Topic, ActivityKind.Consumer, parent);
+        span?.SetTag("messaging.system", "kafka");
+        span?.SetTag("messaging.source.name", set.Input.Position.Topic);
+        span?.SetTag("messaging.kafka.message.offset", set.Input.Position.Offset.Value);
+        span?.SetTag("streambert.document.id", set.DocumentId);
+        return span;
+    }
+
+    /// <summary>
+    /// Without a tracing listener the processor is still a hop of the trace: same trace id and flags, a new span id,
+    /// so a consumer of the labels sees them as caused by this processing, not by the original producer directly.
+    /// </summary>
+    private static byte[]? ChildTraceParent(Headers headers)
+    {
+        if (!headers.TryGetLastBytes(TraceParentHeader, out var header)
+            || !ActivityContext.TryParse(Encoding.ASCII.GetString(header), null, out var parent))
+        {
+            return null;
+        }
+
+        var child = new ActivityContext(parent.TraceId, ActivitySpanId.CreateRandom(), parent.TraceFlags);
+        return Encoding.ASCII.GetBytes($"00-{child.TraceId.ToHexString()}-{child.SpanId.ToHexString()}-{(byte)child.TraceFlags:x2}");
+    }
 }
