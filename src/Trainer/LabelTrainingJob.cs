@@ -167,14 +167,16 @@ public sealed class LabelTrainingJob
 
         var fixedSet = _options.EvalFiles.TryGetValue(task, out var evalFile) ? ReadBinary(task, evalFile) : [];
         var fixedTexts = fixedSet.Select(r => r.Text).ToHashSet(StringComparer.Ordinal);
-        var heldOut = latest.Where(l => IsHeldOut(l.Key) && !fixedTexts.Contains(l.Key)).Select(l => new LabeledText(l.Key, l.Value)).ToList();
+        var heldOut = latest.Where(l => IsHeldOut(l.Key) && !fixedTexts.Contains(l.Key)).Select(l => new LabeledText(l.Key, l.Value)).OrderBy(r => r.Text, StringComparer.Ordinal).ToList();
         var labelTrain = latest.Where(l => !IsHeldOut(l.Key) && !fixedTexts.Contains(l.Key)).Select(l => new LabeledText(l.Key, l.Value));
         var baseRows = _options.BaseData.GetValueOrDefault(task, []).SelectMany(f => ReadBinary(task, f));
         var baseTrain = DatasetSplit.Split(DatasetSplit.Deduplicate(baseRows).Items).Train
             .Where(r => !latest.ContainsKey(r.Text) && !fixedTexts.Contains(r.Text));
         // Reviewers label today's traffic; the base data is yesterday's prior. Repeating each label weighs it
         // against a base set usually ten times larger (the continuous-learning scenario measures the effect).
-        var train = baseTrain.Concat(labelTrain.SelectMany(l => Enumerable.Repeat(l, _options.LabelWeight))).ToList();
+        // Sorted: labels arrive interleaved across partitions, and the run must not depend on that order.
+        var train = baseTrain.Concat(labelTrain.SelectMany(l => Enumerable.Repeat(l, _options.LabelWeight)))
+            .OrderBy(r => r.Text, StringComparer.Ordinal).ThenBy(r => r.Label, StringComparer.Ordinal).ToList();
 
         var missing = train.Select(r => r.Text).Where(t => !_sequenceFeatures.ContainsKey(featureKey + t)).Distinct(StringComparer.Ordinal).ToList();
         if (missing.Count > 0)
@@ -222,6 +224,7 @@ public sealed class LabelTrainingJob
         var train = _options.BaseData.GetValueOrDefault(TaskNames.Ner, []).SelectMany(f => ConllReader.Read(f))
             .Where(s => !latest.ContainsKey(Key(s)))
             .Concat(latest.Where(l => !IsHeldOut(l.Key)).SelectMany(l => Enumerable.Repeat(l.Value, _options.LabelWeight)))
+            .OrderBy(Key, StringComparer.Ordinal)
             .ToList();
 
         var missing = train.Where(s => !_wordFeatures.ContainsKey(featureKey + Key(s))).DistinctBy(Key).ToList();

@@ -2,8 +2,10 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
+using StreamBert.Processor.Diagnostics;
 using StreamBert.Processor.Hosting;
 
 namespace StreamBert.Trainer;
@@ -48,6 +50,16 @@ public static class TrainerHost
             .ConfigureResource(resource => resource.AddService("streambert-trainer"))
             .WithMetrics(metrics => metrics.AddMeter(TrainerService.MeterName).AddPrometheusExporter());
         builder.Services.AddSingleton<TrainerService>();
+        builder.Services.AddSingleton(sp =>
+        {
+            var options = sp.GetRequiredService<IOptions<TrainerOptions>>().Value;
+            return new ObservabilityServer(
+                new ObservabilityEndpoint(options.MetricsHost, options.MetricsPort),
+                sp.GetRequiredService<MeterProvider>(),
+                sp.GetRequiredService<TrainerService>(),
+                sp.GetRequiredService<ILoggerFactory>());
+        });
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<ObservabilityServer>());
         builder.Services.AddHostedService(sp => sp.GetRequiredService<TrainerService>());
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
         return builder.Build();

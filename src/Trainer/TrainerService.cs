@@ -8,6 +8,7 @@ using Microsoft.Extensions.Options;
 using StreamBert.Contracts;
 using StreamBert.Engine.Models;
 using StreamBert.Kafka;
+using StreamBert.Processor.Diagnostics;
 using StreamBert.Processor.Hosting;
 using StreamBert.Training.Data;
 
@@ -22,7 +23,7 @@ namespace StreamBert.Trainer;
 /// committed. On restart the label topics are re-read from the beginning (the training set is every label),
 /// and only records past the committed offsets count as new.
 /// </summary>
-public sealed partial class TrainerService : BackgroundService
+public sealed partial class TrainerService : BackgroundService, IReadinessProbe
 {
     public const string MeterName = "StreamBert.Trainer";
 
@@ -95,6 +96,28 @@ public sealed partial class TrainerService : BackgroundService
                 throw;
             }
         }, stoppingToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+
+    /// <summary>Ready once consuming, with a current version to start runs from.</summary>
+    public ReadinessReport Readiness()
+    {
+        var reasons = new List<string>();
+        if (!_started.Task.IsCompletedSuccessfully)
+        {
+            reasons.Add("not consuming labels yet");
+        }
+
+        var registry = new ModelRegistry(_options.Registry);
+        var models = registry.Bundles()
+            .Select(b => (Bundle: b, Version: registry.CurrentVersion(b)))
+            .Where(b => b.Version is not null)
+            .ToDictionary(b => b.Bundle, b => b.Version!, StringComparer.Ordinal);
+        if (models.Count == 0)
+        {
+            reasons.Add($"no current model version in {registry.Root}");
+        }
+
+        return new ReadinessReport(reasons.Count == 0 ? "ready" : "unready", reasons, models);
+    }
 
     public override void Dispose()
     {

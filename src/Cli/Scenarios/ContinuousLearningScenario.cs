@@ -78,6 +78,7 @@ internal static class ContinuousLearningScenario
                     ["Trainer:Registry"] = registry.Root,
                     ["Trainer:MinNewLabels"] = labels.ToString(CultureInfo.InvariantCulture),
                     ["Trainer:BaseData:spam:0"] = sms,
+                    ["Trainer:MetricsPort"] = "-1",
                 },
                 Quiet);
             await processor.StartAsync(ct);

@@ -27,12 +27,12 @@ public sealed partial class ObservabilityServer : IHostedService, IAsyncDisposab
 {
     private readonly ObservabilityEndpoint _endpoint;
     private readonly MeterProvider _meterProvider;
-    private readonly ProcessorHealth _health;
+    private readonly IReadinessProbe _health;
     private readonly ILoggerFactory _loggerFactory;
     private readonly ILogger _logger;
     private WebApplication? _app;
 
-    public ObservabilityServer(ObservabilityEndpoint endpoint, MeterProvider meterProvider, ProcessorHealth health, ILoggerFactory loggerFactory)
+    public ObservabilityServer(ObservabilityEndpoint endpoint, MeterProvider meterProvider, IReadinessProbe health, ILoggerFactory loggerFactory)
     {
         _endpoint = endpoint;
         _meterProvider = meterProvider;

@@ -17,7 +17,7 @@ public sealed record ReadinessReport(
 /// <c>brokerContactTimeout</c>. Liveness is not decided here: a process that can answer HTTP is alive,
 /// and restarting one because Kafka is away would only add a rebalance to the outage.
 /// </summary>
-public sealed class ProcessorHealth
+public sealed class ProcessorHealth : IReadinessProbe
 {
     private readonly IngestStatus _ingest;
     private readonly Func<IReadOnlyDictionary<string, BundleManifest>?> _servedBundles;
@@ -63,6 +63,12 @@ public sealed class ProcessorHealth
 
         return new ReadinessReport(reasons.Count == 0 ? "ready" : "unready", reasons, models);
     }
+}
+
+/// <summary>What <c>/readyz</c> asks a host (processor or trainer).</summary>
+public interface IReadinessProbe
+{
+    ReadinessReport Readiness();
 }
 
 [JsonSerializable(typeof(ReadinessReport))]
