@@ -34,8 +34,11 @@ public sealed class TrainerOptions
     /// <summary>Records larger than this go to the labels dead-letter topic unparsed.</summary>
     [Range(64, 64 * 1024 * 1024)] public int MaxLabelBytes { get; set; } = 256 * 1024;
 
-    /// <summary>Port of <c>/metrics</c> and <c>/healthz</c>; -1 turns them off, 0 takes a free port (tests).</summary>
-    [Range(-1, 65535)] public int MetricsPort { get; set; } = 9465;
+    /// <summary>
+    /// Port of <c>/metrics</c>, <c>/healthz</c>, <c>/readyz</c>: 9464 like the processor's (one per container); set
+    /// another when both run on one host. -1 turns them off, 0 takes a free port (tests).
+    /// </summary>
+    [Range(-1, 65535)] public int MetricsPort { get; set; } = 9464;
 
     [Required] public string MetricsHost { get; set; } = "0.0.0.0";
 
