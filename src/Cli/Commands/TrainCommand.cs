@@ -1,6 +1,7 @@
 using System.CommandLine;
 using StreamBert.Contracts;
 using StreamBert.Engine.Models;
+using StreamBert.Training.FineTuning;
 using StreamBert.Training.Jobs;
 
 namespace StreamBert.Cli.Commands;
@@ -20,9 +21,20 @@ internal static class TrainCommand
         var evalFile = new Option<string?>("--eval") { Description = "Evaluate on this file instead of the held-out split" };
         var limit = new Option<int?>("--limit") { Description = "Train on at most this many examples (a quick model)" };
         var devFile = new Option<string?>("--dev") { Description = "Development file for early stopping (ner: CoNLL valid)" };
-        var command = new Command("train", "Train a task head on frozen encoder features and write a new bundle version")
+        var mode = new Option<string>("--mode")
         {
-            task, data, registry, bundle, layers, hidden, epochs, evalFile, devFile, limit,
+            Description = "heads: frozen encoder (the feature-based head job unless a fine-tuning option is given); full: fine-tune encoder and head with TorchSharp",
+            DefaultValueFactory = _ => TrainModes.Heads,
+        };
+        mode.AcceptOnlyFromAmong(TrainModes.Heads, TrainModes.Full);
+        var lr = new Option<float?>("--lr") { Description = "Fine-tuning: encoder learning rate in full mode (default 5e-5), head learning rate in heads mode (default 1e-3)" };
+        var headLr = new Option<float?>("--head-lr") { Description = "Fine-tuning, full mode: head learning rate (default 1e-3)" };
+        var batchSize = new Option<int?>("--batch-size") { Description = "Fine-tuning: examples per step (default 32)" };
+        var maxLength = new Option<int?>("--max-length") { Description = "Fine-tuning: word pieces per example including [CLS] and [SEP] (default 128)" };
+        var int8 = new Option<bool>("--int8") { Description = "Fine-tuning: also write an int8-quantised copy as <bundle>-int8 and compare it with fp32" };
+        var command = new Command("train", "Train a task head (or fine-tune the encoder with it) and write a new bundle version")
+        {
+            task, data, registry, bundle, layers, hidden, epochs, evalFile, devFile, limit, mode, lr, headLr, batchSize, maxLength, int8,
         };
         command.SetAction(async (result, ct) =>
         {
@@ -50,8 +62,38 @@ internal static class TrainCommand
                 request = request with { Epochs = e };
             }
 
-            var manifest = await HeadTrainingJob.RunAsync(request, Console.Out, ct);
-            Console.WriteLine($"Wrote {manifest.Name} {manifest.Version} to {Path.Combine(request.Registry, manifest.Name, manifest.Version)}");
+            // Heads mode keeps the feature-based job (and its defaults) unless an option only the TorchSharp loop reads is given.
+            request = request with
+            {
+                Mode = result.GetValue(mode)!,
+                FineTune = result.GetValue(lr) is not null || result.GetValue(headLr) is not null || result.GetValue(batchSize) is not null
+                    || result.GetValue(maxLength) is not null || result.GetValue(int8),
+            };
+            if (!request.UsesFineTuning)
+            {
+                var manifest = await HeadTrainingJob.RunAsync(request, Console.Out, ct);
+                Console.WriteLine($"Wrote {manifest.Name} {manifest.Version} to {Path.Combine(request.Registry, manifest.Name, manifest.Version)}");
+                return 0;
+            }
+
+            request = request with
+            {
+                FineTuneLearningRate = result.GetValue(lr),
+                HeadLearningRate = result.GetValue(headLr),
+                QuantizeInt8 = result.GetValue(int8),
+                BatchSize = result.GetValue(batchSize) ?? request.BatchSize,
+                MaxSequenceLength = result.GetValue(maxLength) ?? request.MaxSequenceLength,
+                FineTuneEpochs = result.GetValue(epochs) ?? request.FineTuneEpochs,
+                // Without --layers each mode picks its own (full: the last layer); the per-task default is the frozen-feature choice.
+                Layers = result.GetValue(layers) is null ? null : request.Layers,
+            };
+            var outcome = await FineTuneJob.RunAsync(request, Console.Out, ct);
+            Console.WriteLine($"Wrote {outcome.Manifest.Name} {outcome.Manifest.Version} to {Path.Combine(request.Registry, outcome.Manifest.Name, outcome.Manifest.Version)}: F1 {outcome.Evaluation.F1:F4}");
+            if (outcome.Quantized is { } q)
+            {
+                Console.WriteLine($"int8 {q.Manifest.Name} {q.Manifest.Version}: F1 {q.Quantized.F1:F4} (fp32 {q.Fp32.F1:F4}), throughput {q.QuantizedPerSecond:F1} vs {q.Fp32PerSecond:F1} texts/s = {q.SpeedUp:F2}x");
+            }
+
             return 0;
         });
         return command;

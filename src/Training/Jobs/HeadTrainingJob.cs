@@ -25,6 +25,11 @@ public static class HeadTrainingJob
 
     public static BundleManifest Run(TrainRequest request, TextWriter log, CancellationToken cancellationToken)
     {
+        if (request.UsesFineTuning)
+        {
+            throw new ArgumentException("The request asks for fine-tuning (mode full or fine-tuning options); FineTuneJob runs it, not the heads-only job.", nameof(request));
+        }
+
         var encoder = MiniLmResources.Ensure();
         var layers = request.Layers ?? TrainRequest.ForTask(request.Task).Layers!;
         var tokenizer = WordPieceTokenizer.FromFile(encoder.VocabPath);
