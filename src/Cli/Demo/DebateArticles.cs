@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.Json;
 using Confluent.Kafka;
 using StreamBert.Contracts;
@@ -72,9 +71,10 @@ internal static class DebateArticles
         producer.Flush(TimeSpan.FromSeconds(10));
     }
 
-    /// <summary>Prints every article's check-worthy sentences and entities as they arrive, marked inline.</summary>
-    public static void Show(string bootstrap, ArticleStats stats, TextWriter output, CancellationToken ct)
+    /// <summary>Pairs each article's claims and entities as they arrive and hands the pair to the dashboard.</summary>
+    public static void Read(string bootstrap, IReadOnlyList<ArticleInput> articles, DemoState state, CancellationToken ct)
     {
+        var bodies = articles.DistinctBy(a => a.Id).ToDictionary(a => a.Id, StringComparer.Ordinal);
         using var consumer = new ConsumerBuilder<string, byte[]>(KafkaDefaults.Consumer(bootstrap, "streambert-demo-articles")).Build();
         consumer.Subscribe([Topics.ArticlesClaims, Topics.ArticlesEntities]);
         var entitiesById = new Dictionary<string, EntitiesOutput>();
@@ -91,39 +91,29 @@ internal static class DebateArticles
             if (result.Topic == Topics.ArticlesClaims)
             {
                 var claims = JsonSerializer.Deserialize<ClaimsOutput>(result.Message.Value)!;
-                stats.AddClaims(claims);
+                state.Articles.AddClaims(claims);
                 claimsById[claims.Id] = claims;
                 id = claims.Id;
             }
             else
             {
                 var entities = JsonSerializer.Deserialize<EntitiesOutput>(result.Message.Value)!;
-                stats.AddEntities(entities);
+                state.Articles.AddEntities(entities);
                 entitiesById[entities.Id] = entities;
                 id = entities.Id;
             }
 
-            if (claimsById.TryGetValue(id, out var pendingClaims) && entitiesById.TryGetValue(id, out var pendingEntities))
+            if (claimsById.TryGetValue(id, out var pairedClaims) && entitiesById.TryGetValue(id, out var pairedEntities))
             {
                 claimsById.Remove(id);
                 entitiesById.Remove(id);
-                Print(pendingClaims, pendingEntities, output);
+                if (bodies.TryGetValue(id, out var article))
+                {
+                    state.SetArticle(new ArticleView(article, pairedClaims, pairedEntities));
+                }
             }
         }
 
         consumer.Close();
-    }
-
-    private static void Print(ClaimsOutput claims, EntitiesOutput entities, TextWriter output)
-    {
-        var claim = claims.Sentences.Where(s => s.Label == LabelSets.Claim).OrderByDescending(s => s.Score).FirstOrDefault();
-        var names = string.Join(", ", entities.Entities.Take(6).Select(e => $"{e.Text}/{e.Type}"));
-        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"  article {claims.Id} [{claims.Model.Name} {claims.Model.Version}]: {claims.Sentences.Count(s => s.Label == LabelSets.Claim)}/{claims.Sentences.Count} claims; entities: {names}"));
-        if (claim is not null)
-        {
-            var text = claim.Text.Length > 110 ? claim.Text[..110] + "…" : claim.Text;
-            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"      claim {claim.Score:F2} [{claim.Start}..{claim.End}] «{text}»"));
-        }
     }
 }

@@ -357,7 +357,13 @@ public sealed partial class ModelUpdater
 
     private List<int> WaitForPartitions(ConsumerConfig config, string topic, CancellationToken cancellationToken)
     {
-        using var admin = new AdminClientBuilder(new AdminClientConfig(config)).Build();
+        // Only the connection settings: an admin client built from the whole consumer config warns about every consumer property.
+        var adminConfig = new AdminClientConfig(config.ToDictionary(p => p.Key, p => p.Value).Where(p => p.Key is "bootstrap.servers" or "client.id"
+            || p.Key.StartsWith("security.", StringComparison.Ordinal) || p.Key.StartsWith("sasl.", StringComparison.Ordinal)
+            || p.Key.StartsWith("ssl.", StringComparison.Ordinal) || p.Key.StartsWith("socket.", StringComparison.Ordinal)
+            || p.Key.StartsWith("reconnect.", StringComparison.Ordinal) || p.Key.StartsWith("broker.", StringComparison.Ordinal))
+            .ToDictionary(p => p.Key, p => p.Value));
+        using var admin = new AdminClientBuilder(adminConfig).Build();
         while (true)
         {
             cancellationToken.ThrowIfCancellationRequested();
