@@ -87,7 +87,11 @@ public sealed partial class KafkaIngest
             {
                 Loop(topics, output, stop);
                 output.TryComplete();
-                // Shutdown: outputs of everything consumed are delivered before the last commit.
+                // Shutdown: outputs of everything consumed are delivered before the last commit. Meanwhile the
+                // consumer keeps polling with every partition paused: a rebalance that another member's exit
+                // starts must complete before Close, which otherwise aborts the process inside librdkafka
+                // (rd_kafka_cgrp_terminated: assert !rd_kafka_assignment_in_progress; librdkafka#4792).
+                PollWhileDraining(pipelineDrained);
                 try
                 {
                     pipelineDrained.GetAwaiter().GetResult();
@@ -108,6 +112,17 @@ public sealed partial class KafkaIngest
 
                 StopProbe();
                 probe.GetAwaiter().GetResult();
+
+                // Leave the group explicitly (revocation commits again, harmlessly), then close.
+                try
+                {
+                    _consumer.Unsubscribe();
+                }
+                catch (KafkaException ex)
+                {
+                    LogCommitFailed(_logger, ex.Error.Reason);
+                }
+
                 _consumer.Close();
                 done.SetResult();
             }
@@ -272,6 +287,31 @@ public sealed partial class KafkaIngest
             catch (OperationCanceledException)
             {
                 return;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Serves group events until the pipeline has drained. No record is forwarded: partitions are paused, and a
+    /// record that still arrives (from a partition assigned by a rebalance meanwhile) is left unstored, so the
+    /// partition's next owner reads it again from the last commit.
+    /// </summary>
+    private void PollWhileDraining(Task pipelineDrained)
+    {
+        while (!pipelineDrained.IsCompleted)
+        {
+            try
+            {
+                _consumer.Pause(_consumer.Assignment);
+                if (_consumer.Consume(TimeSpan.FromMilliseconds(100)) is { } late)
+                {
+                    _consumer.Pause([late.TopicPartition]);
+                }
+            }
+            catch (KafkaException ex)
+            {
+                LogConsumeError(_logger, ex.Error.Reason);
+                Thread.Sleep(100);
             }
         }
     }
