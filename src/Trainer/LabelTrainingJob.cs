@@ -165,11 +165,11 @@ public sealed class LabelTrainingJob
             latest[label.Text] = label.Label;
         }
 
-        var fixedSet = _options.EvalFiles.TryGetValue(task, out var evalFile) ? ReadBinary(task, evalFile) : [];
+        List<LabeledText> fixedSet = _options.EvalFiles.TryGetValue(task, out var evalFile) ? [.. SequenceData.Read(task, evalFile)] : [];
         var fixedTexts = fixedSet.Select(r => r.Text).ToHashSet(StringComparer.Ordinal);
         var heldOut = latest.Where(l => IsHeldOut(l.Key) && !fixedTexts.Contains(l.Key)).Select(l => new LabeledText(l.Key, l.Value)).OrderBy(r => r.Text, StringComparer.Ordinal).ToList();
         var labelTrain = latest.Where(l => !IsHeldOut(l.Key) && !fixedTexts.Contains(l.Key)).Select(l => new LabeledText(l.Key, l.Value));
-        var baseRows = _options.BaseData.GetValueOrDefault(task, []).SelectMany(f => ReadBinary(task, f));
+        var baseRows = _options.BaseData.GetValueOrDefault(task, []).SelectMany(f => SequenceData.Read(task, f));
         var baseTrain = DatasetSplit.Split(DatasetSplit.Deduplicate(baseRows).Items).Train
             .Where(r => !latest.ContainsKey(r.Text) && !fixedTexts.Contains(r.Text));
         // Reviewers label today's traffic; the base data is yesterday's prior. Repeating each label weighs it
@@ -275,10 +275,6 @@ public sealed class LabelTrainingJob
     /// unsalted buckets are "train").
     /// </summary>
     public static bool IsHeldOut(string key) => DatasetSplit.IsTest("label:" + key);
-
-    private static List<LabeledText> ReadBinary(string task, string path) => task == TaskNames.Spam
-        ? [.. SpamDataReader.Read(path)]
-        : [.. ClaimDataReader.Read(path).Select(r => r.ToLabeledText())];
 
     /// <summary>The parent's files with the retrained head in place of the old one.</summary>
     private static void WriteCandidate(string target, string parentDirectory, BundleManifest parent, HeadSpec spec, DenseHead head)

@@ -1,4 +1,3 @@
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -19,30 +18,7 @@ public static class TrainerHost
     /// </summary>
     public static IHost Build(IEnumerable<KeyValuePair<string, string?>> overrides, Action<ILoggingBuilder>? logging = null)
     {
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
-        {
-            DisableDefaults = true,
-            ContentRootPath = AppContext.BaseDirectory,
-        });
-        builder.Configuration
-            .AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true)
-            .AddJsonFile("appsettings.json", optional: true)
-            .AddEnvironmentVariables("STREAMBERT__")
-            .AddInMemoryCollection(overrides);
-        builder.Logging.ClearProviders();
-        if (logging is null)
-        {
-            builder.Logging.AddSimpleConsole(o =>
-            {
-                o.SingleLine = true;
-                o.TimestampFormat = "HH:mm:ss.fff ";
-            });
-        }
-        else
-        {
-            logging(builder.Logging);
-        }
-
+        var builder = ProcessorHost.CreateBuilder(overrides, logging);
         builder.Services.AddOptions<TrainerOptions>().BindConfiguration("Trainer").ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddOptions<TrainerTopics>().BindConfiguration("Topics").ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddOptions<KafkaClientSettings>().BindConfiguration("Kafka");

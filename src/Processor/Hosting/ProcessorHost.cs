@@ -14,6 +14,19 @@ public static class ProcessorHost
     /// </summary>
     public static IHost Build(IEnumerable<KeyValuePair<string, string?>> overrides, Action<ILoggingBuilder>? logging = null)
     {
+        var builder = CreateBuilder(overrides, logging);
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(60));
+        builder.Services.AddStreamBertProcessor();
+        return builder.Build();
+    }
+
+    /// <summary>
+    /// The host builder every StreamBert service starts from: configuration, lowest precedence first,
+    /// <c>appsettings.json</c>, environment variables with the <c>STREAMBERT__</c> prefix, then
+    /// <paramref name="overrides"/>; single-line console logs unless <paramref name="logging"/> configures them.
+    /// </summary>
+    public static HostApplicationBuilder CreateBuilder(IEnumerable<KeyValuePair<string, string?>> overrides, Action<ILoggingBuilder>? logging = null)
+    {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
         {
             DisableDefaults = true,
@@ -38,8 +51,6 @@ public static class ProcessorHost
             logging(builder.Logging);
         }
 
-        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(60));
-        builder.Services.AddStreamBertProcessor();
-        return builder.Build();
+        return builder;
     }
 }

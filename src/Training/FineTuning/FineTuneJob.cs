@@ -225,7 +225,7 @@ public static class FineTuneJob
     {
         var labels = request.Task == TaskNames.Spam ? LabelSets.SpamLabels : LabelSets.ClaimLabels;
         var positive = labels[^1];
-        var (train, test, evaluatedOn) = SequenceSplit(request, log);
+        var (train, test, evaluatedOn) = SequenceData.Split(request, log);
         var (fit, validation) = DatasetSplit.Split(train, r => "validation:" + r.Text, ValidationPercent);
         log.WriteLine($"Train {fit.Count} ({fit.Count(r => r.Label == positive)} {positive}), validate on {validation.Count}, evaluate on {evaluatedOn}");
         SequenceExample Example(LabeledText r) => SequenceExample.Create(tokenizer, r.Text, r.Label == positive ? 1 : 0, request.MaxSequenceLength);
@@ -252,49 +252,6 @@ public static class FineTuneJob
                 ["evaluatedOn"] = evaluatedOn,
                 ["classWeights"] = weights is null ? "none" : string.Join(",", weights.Select(w => w.ToString("F3", CultureInfo.InvariantCulture))),
             });
-    }
-
-    /// <summary>The heads-only job's split, step for step (see <see cref="HeadTrainingJob"/>).</summary>
-    private static (IReadOnlyList<LabeledText> Train, IReadOnlyList<LabeledText> Test, string EvaluatedOn) SequenceSplit(TrainRequest request, TextWriter log)
-    {
-        var rows = new List<LabeledText>();
-        foreach (var file in request.DataFiles)
-        {
-            var report = new ReadReport();
-            rows.AddRange(request.Task == TaskNames.Spam
-                ? SpamDataReader.Read(file, report)
-                : ClaimDataReader.Read(file, report).Select(r => r.ToLabeledText()));
-            log.WriteLine($"Read {file}: {report}");
-        }
-
-        var dedup = DatasetSplit.Deduplicate(rows);
-        log.WriteLine($"{dedup.InputCount} rows, {dedup.DuplicatesRemoved} duplicate texts removed, {dedup.ConflictingTexts} with conflicting labels");
-        IReadOnlyList<LabeledText> train;
-        IReadOnlyList<LabeledText> test;
-        string evaluatedOn;
-        if (request.EvalFile is { } evalFile)
-        {
-            test = request.Task == TaskNames.Spam
-                ? SpamDataReader.Read(evalFile).ToList()
-                : ClaimDataReader.Read(evalFile).Select(r => r.ToLabeledText()).ToList();
-            var held = test.Select(t => t.Text).ToHashSet(StringComparer.Ordinal);
-            train = dedup.Items.Where(r => !held.Contains(r.Text)).ToList();
-            evaluatedOn = $"{Path.GetFileName(evalFile)} (all {test.Count} rows; {dedup.Items.Count - train.Count} of its texts removed from training)";
-        }
-        else
-        {
-            var split = DatasetSplit.Split(dedup.Items);
-            train = split.Train;
-            test = split.Test;
-            evaluatedOn = $"held-out split (hash bucket < {DatasetSplit.DefaultTestPercent} of 100): {test.Count} rows";
-        }
-
-        if (request.Limit is { } limit && train.Count > limit)
-        {
-            train = train.OrderBy(r => DatasetSplit.Bucket(r.Text)).ThenBy(r => r.Text, StringComparer.Ordinal).Take(limit).ToList();
-        }
-
-        return (train, test, evaluatedOn);
     }
 
     private static Prepared PrepareNer(

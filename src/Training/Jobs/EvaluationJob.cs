@@ -54,8 +54,8 @@ public static class EvaluationJob
             heldOutOnly ? DatasetSplit.Split(DatasetSplit.Deduplicate(rows).Items).Test : rows.ToList();
         return task switch
         {
-            TaskNames.Spam => Binary(models, task, Rows(files.SelectMany(f => SpamDataReader.Read(f))), LabelSets.Spam, cancellationToken),
-            TaskNames.Claims => Binary(models, task, Rows(files.SelectMany(f => ClaimDataReader.Read(f)).Select(r => r.ToLabeledText())), LabelSets.Claim, cancellationToken),
+            TaskNames.Spam => Binary(models, task, Rows(files.SelectMany(f => SequenceData.Read(task, f))), LabelSets.Spam, cancellationToken),
+            TaskNames.Claims => Binary(models, task, Rows(files.SelectMany(f => SequenceData.Read(task, f))), LabelSets.Claim, cancellationToken),
             TaskNames.Ner => Ner(models, files.SelectMany(f => ConllReader.Read(f)).ToList(), cancellationToken),
             _ => throw new ArgumentException($"Unknown task {task}.", nameof(task)),
         };

@@ -102,44 +102,7 @@ public static class HeadTrainingJob
         TrainRequest request, HeadSpec spec, FeatureExtractor extractor, TextWriter log, CancellationToken cancellationToken)
     {
         var positive = spec.Labels[^1];
-        var rows = new List<LabeledText>();
-        foreach (var file in request.DataFiles)
-        {
-            var report = new ReadReport();
-            rows.AddRange(request.Task == TaskNames.Spam
-                ? SpamDataReader.Read(file, report)
-                : ClaimDataReader.Read(file, report).Select(r => r.ToLabeledText()));
-            log.WriteLine($"Read {file}: {report}");
-        }
-
-        var dedup = DatasetSplit.Deduplicate(rows);
-        log.WriteLine($"{dedup.InputCount} rows, {dedup.DuplicatesRemoved} duplicate texts removed, {dedup.ConflictingTexts} with conflicting labels");
-        IReadOnlyList<LabeledText> train;
-        IReadOnlyList<LabeledText> test;
-        string evaluatedOn;
-        if (request.EvalFile is { } evalFile)
-        {
-            test = request.Task == TaskNames.Spam
-                ? SpamDataReader.Read(evalFile).ToList()
-                : ClaimDataReader.Read(evalFile).Select(r => r.ToLabeledText()).ToList();
-            var held = test.Select(t => t.Text).ToHashSet(StringComparer.Ordinal);
-            train = dedup.Items.Where(r => !held.Contains(r.Text)).ToList();
-            evaluatedOn = $"{Path.GetFileName(evalFile)} (all {test.Count} rows; {dedup.Items.Count - train.Count} of its texts removed from training)";
-        }
-        else
-        {
-            var split = DatasetSplit.Split(dedup.Items);
-            train = split.Train;
-            test = split.Test;
-            evaluatedOn = $"held-out split (hash bucket < {DatasetSplit.DefaultTestPercent} of 100): {test.Count} rows";
-        }
-
-        if (request.Limit is { } limit && train.Count > limit)
-        {
-            // A quick model (the demo's): a stable pseudo-random subset, the same on every machine.
-            train = train.OrderBy(r => DatasetSplit.Bucket(r.Text)).ThenBy(r => r.Text, StringComparer.Ordinal).Take(limit).ToList();
-        }
-
+        var (train, test, evaluatedOn) = SequenceData.Split(request, log);
         log.WriteLine($"Train {train.Count} ({train.Count(r => r.Label == positive)} {positive}), evaluate on {evaluatedOn}");
         var features = extractor.Sequences(train.Select(r => r.Text).ToList(), spec.Layers, spec.Pooling, cancellationToken);
         var labels = train.Select(r => r.Label == positive ? 1 : 0).ToArray();
