@@ -1,4 +1,6 @@
+using System.Runtime.InteropServices;
 using StreamBert.Contracts;
+using StreamBert.Engine.Decoding;
 using StreamBert.Engine.Inference;
 using StreamBert.Engine.Tokenization;
 
@@ -62,6 +64,7 @@ public sealed class OfflineScorer
     {
         var head = _models.RequiredHead(TaskNames.Ner);
         var labels = head.Spec.Labels;
+        var viterbi = new BioViterbi(labels);
         var work = new List<SequenceWork>();
         var plans = new (List<Token> Tokens, List<(int Start, int Count)> Windows, int FirstWork)[sentences.Count];
         for (var s = 0; s < sentences.Count; s++)
@@ -89,9 +92,11 @@ public sealed class OfflineScorer
         for (var s = 0; s < sentences.Count; s++)
         {
             var (tokens, windows, firstWork) = plans[s];
-            var tags = new string[sentences[s].Count];
-            Array.Fill(tags, "O");
-            var seen = new bool[tags.Length];
+            // Words with no piece (empty after normalisation) are O; the rest are decoded together so the BIO
+            // constraints hold across them.
+            var words = new List<int>();
+            var rows = new List<float>();
+            var seen = new bool[sentences[s].Count];
             for (var p = 0; p < tokens.Count; p++)
             {
                 var word = tokens[p].Word;
@@ -103,17 +108,17 @@ public sealed class OfflineScorer
                 seen[word] = true;
                 var window = TokenWindows.BestWindowFor(p, windows);
                 var probabilities = work[firstWork + window].TagProbabilities!;
-                var row = probabilities.AsSpan((p - windows[window].Start + 1) * labels.Count, labels.Count);
-                var best = 0;
-                for (var t = 1; t < row.Length; t++)
-                {
-                    if (row[t] > row[best])
-                    {
-                        best = t;
-                    }
-                }
+                rows.AddRange(probabilities.AsSpan((p - windows[window].Start + 1) * labels.Count, labels.Count));
+                words.Add(word);
+            }
 
-                tags[word] = labels[best];
+            var best = new int[words.Count];
+            viterbi.Decode(CollectionsMarshal.AsSpan(rows), best);
+            var tags = new string[sentences[s].Count];
+            Array.Fill(tags, "O");
+            for (var i = 0; i < words.Count; i++)
+            {
+                tags[words[i]] = labels[best[i]];
             }
 
             result[s] = tags;

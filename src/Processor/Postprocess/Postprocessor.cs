@@ -128,26 +128,22 @@ public sealed class Postprocessor
         }
 
         var tagCount = labels.Count;
-        var tags = new int[wordFirstPiece.Count];
-        var probabilities = new float[wordFirstPiece.Count];
+        var rows = new float[wordFirstPiece.Count * tagCount];
         for (var w = 0; w < wordFirstPiece.Count; w++)
         {
             var piece = wordFirstPiece[w];
             var window = TokenWindows.BestWindowFor(piece, windows);
             var work = document.Sequences[firstSequence + window];
             var position = piece - windows[window].Start + 1;
-            var row = work.TagProbabilities.AsSpan(position * tagCount, tagCount);
-            var best = 0;
-            for (var t = 1; t < tagCount; t++)
-            {
-                if (row[t] > row[best])
-                {
-                    best = t;
-                }
-            }
+            work.TagProbabilities.AsSpan(position * tagCount, tagCount).CopyTo(rows.AsSpan(w * tagCount));
+        }
 
-            tags[w] = best;
-            probabilities[w] = row[best];
+        var tags = new int[wordFirstPiece.Count];
+        new BioViterbi(labels).Decode(rows, tags);
+        var probabilities = new float[tags.Length];
+        for (var w = 0; w < tags.Length; w++)
+        {
+            probabilities[w] = rows[(w * tagCount) + tags[w]];
         }
 
         wordSpans.Clear();

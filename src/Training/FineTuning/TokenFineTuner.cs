@@ -1,3 +1,4 @@
+using StreamBert.Engine.Decoding;
 using StreamBert.Engine.Inference;
 using StreamBert.Engine.Tokenization;
 using StreamBert.Training.Data;
@@ -58,12 +59,14 @@ public sealed class TokenFineTuner : FineTuner<TokenExample>
 
     private readonly TokenClassificationHead _head;
     private readonly IReadOnlyList<string> _tags;
+    private readonly BioViterbi _viterbi;
 
     public TokenFineTuner(BertEncoder encoder, TokenClassificationHead head, IReadOnlyList<string> tags, FineTuneOptions options, TextWriter? log = null)
         : base(encoder, head, options, log)
     {
         _head = head;
         _tags = tags;
+        _viterbi = new BioViterbi(tags);
     }
 
     /// <summary>Predicted tag of every word (words cut off by the maximum length get <c>O</c>), in input order.</summary>
@@ -78,14 +81,25 @@ public sealed class TokenFineTuner : FineTuner<TokenExample>
             var batch = indices.Select(i => examples[i]).ToList();
             using var scope = NewDisposeScope();
             var (ids, mask, length) = Pad(batch);
-            var best = _head.forward(EncodeBatch(ids, mask), Shapes(batch, length)).argmax(-1).contiguous().data<long>().ToArray();
+            var probabilities = nn.functional.softmax(_head.forward(EncodeBatch(ids, mask), Shapes(batch, length)), -1).contiguous().data<float>().ToArray();
+            var tagCount = _tags.Count;
             for (var r = 0; r < batch.Count; r++)
             {
+                // As served: the words that kept a piece are decoded together under the BIO constraints.
                 var first = batch[r].FirstPieces;
-                var tags = new string[first.Length];
-                for (var w = 0; w < first.Length; w++)
+                var kept = first.Where(p => p >= 0).ToArray();
+                var rows = new float[kept.Length * tagCount];
+                for (var k = 0; k < kept.Length; k++)
                 {
-                    tags[w] = first[w] < 0 ? "O" : _tags[(int)best[(r * length) + first[w]]];
+                    Array.Copy(probabilities, ((r * length) + kept[k]) * tagCount, rows, k * tagCount, tagCount);
+                }
+
+                var best = new int[kept.Length];
+                _viterbi.Decode(rows, best);
+                var tags = new string[first.Length];
+                for (int w = 0, k = 0; w < first.Length; w++)
+                {
+                    tags[w] = first[w] < 0 ? "O" : _tags[best[k++]];
                 }
 
                 result[indices[r]] = tags;
