@@ -47,6 +47,15 @@ public sealed record EncoderRef
 
     /// <summary>Vocabulary file in the bundle.</summary>
     [JsonPropertyName("vocab")] public string Vocab { get; init; } = "vocab.txt";
+
+    /// <summary>
+    /// What <c>token_type_ids</c> carry: null = all 0 (one segment, as pretrained); <see cref="CaseTokenTypes"/> = the
+    /// case of each piece's word, which an uncased vocabulary otherwise loses (fine-tuned NER encoders).
+    /// </summary>
+    [JsonPropertyName("tokenTypes")] public string? TokenTypes { get; init; }
+
+    /// <summary>Value of <see cref="TokenTypes"/> for case types (0 no capital, 1 initial capital, 2 all capitals).</summary>
+    public const string CaseTokenTypes = "case";
 }
 
 /// <summary>One task head: its label set, the encoder features it reads and the file with its weights.</summary>

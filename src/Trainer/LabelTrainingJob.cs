@@ -60,7 +60,7 @@ public sealed class LabelTrainingJob
         var encoderPath = parent.Encoder.File is { } file ? Path.Combine(parentDirectory, file) : MiniLmResources.Ensure().ModelPath;
         var tokenizer = WordPieceTokenizer.FromFile(Path.Combine(parentDirectory, parent.Encoder.Vocab));
         using var session = EncoderSession.FromFile(encoderPath, spec.Layers);
-        var extractor = new FeatureExtractor(session, tokenizer, parent.MaxSequenceLength);
+        var extractor = new FeatureExtractor(session, tokenizer, parent.MaxSequenceLength) { CaseTypes = parent.Encoder.TokenTypes == EncoderRef.CaseTokenTypes };
         var featureKey = $"{parent.Encoder.Sha256}|{string.Join(",", spec.Layers)}|{spec.Pooling}|{spec.WordShape}|";
 
         var trainer = new HeadTrainerOptions

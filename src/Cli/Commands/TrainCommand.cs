@@ -31,10 +31,11 @@ internal static class TrainCommand
         var headLr = new Option<float?>("--head-lr") { Description = "Fine-tuning, full mode: head learning rate (default 1e-3)" };
         var batchSize = new Option<int?>("--batch-size") { Description = "Fine-tuning: examples per step (default 32)" };
         var maxLength = new Option<int?>("--max-length") { Description = "Fine-tuning: word pieces per example including [CLS] and [SEP] (default 128)" };
+        var caseTypes = new Option<bool>("--case-types") { Description = "Fine-tuning, ner: the encoder reads each word's case (none, initial, all capitals) as its token type" };
         var int8 = new Option<bool>("--int8") { Description = "Fine-tuning: also write an int8-quantised copy as <bundle>-int8 and compare it with fp32" };
         var command = new Command("train", "Train a task head (or fine-tune the encoder with it) and write a new bundle version")
         {
-            task, data, registry, bundle, layers, hidden, epochs, evalFile, devFile, limit, mode, lr, headLr, batchSize, maxLength, int8,
+            task, data, registry, bundle, layers, hidden, epochs, evalFile, devFile, limit, mode, lr, headLr, batchSize, maxLength, caseTypes, int8,
         };
         command.SetAction(async (result, ct) =>
         {
@@ -67,7 +68,7 @@ internal static class TrainCommand
             {
                 Mode = result.GetValue(mode)!,
                 FineTune = result.GetValue(lr) is not null || result.GetValue(headLr) is not null || result.GetValue(batchSize) is not null
-                    || result.GetValue(maxLength) is not null || result.GetValue(int8),
+                    || result.GetValue(maxLength) is not null || result.GetValue(int8) || result.GetValue(caseTypes),
             };
             if (!request.UsesFineTuning)
             {
@@ -81,6 +82,7 @@ internal static class TrainCommand
                 FineTuneLearningRate = result.GetValue(lr),
                 HeadLearningRate = result.GetValue(headLr),
                 QuantizeInt8 = result.GetValue(int8),
+                CaseTypes = result.GetValue(caseTypes),
                 BatchSize = result.GetValue(batchSize) ?? request.BatchSize,
                 MaxSequenceLength = result.GetValue(maxLength) ?? request.MaxSequenceLength,
                 FineTuneEpochs = result.GetValue(epochs) ?? request.FineTuneEpochs,

@@ -41,7 +41,10 @@ public sealed class EncoderBatch : IDisposable
     public Memory<long> TokenTypeIds => _types.AsMemory(0, Rows * Length);
 
     /// <summary>Writes one row: <paramref name="ids"/> already include [CLS] and [SEP].</summary>
-    public void SetRow(int row, ReadOnlySpan<int> ids)
+    /// <param name="row">Row index.</param>
+    /// <param name="ids">Token ids.</param>
+    /// <param name="caseShapes">For an encoder with case token types: the row's word shapes, one per id.</param>
+    public void SetRow(int row, ReadOnlySpan<int> ids, ReadOnlySpan<float> caseShapes = default)
     {
         ArgumentOutOfRangeException.ThrowIfGreaterThan(ids.Length, Length);
         var offset = row * Length;
@@ -51,6 +54,16 @@ public sealed class EncoderBatch : IDisposable
         {
             idSpan[i] = ids[i];
             maskSpan[i] = 1;
+        }
+
+        if (!caseShapes.IsEmpty)
+        {
+            if (caseShapes.Length != ids.Length * WordShape.Size)
+            {
+                throw new ArgumentException($"{ids.Length} ids need {ids.Length * WordShape.Size} shape values, got {caseShapes.Length}.", nameof(caseShapes));
+            }
+
+            WordShape.WriteCaseTypes(caseShapes, TokenTypeIds.Span.Slice(offset, ids.Length));
         }
 
         RealTokens += ids.Length;

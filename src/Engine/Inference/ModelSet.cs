@@ -77,6 +77,7 @@ public sealed class ModelSet : IDisposable
         var encoderKeys = new List<string>();
         var encoderPaths = new List<string>();
         var encoderLayers = new List<SortedSet<int>>();
+        var encoderCaseTypes = new List<bool>();
         var vocabPaths = new HashSet<string>();
         foreach (var (dir, manifest) in manifests)
         {
@@ -87,7 +88,12 @@ public sealed class ModelSet : IDisposable
                 encoderKeys.Add(manifest.Encoder.Sha256);
                 encoderPaths.Add(path);
                 encoderLayers.Add([]);
+                encoderCaseTypes.Add(IsCaseTyped(manifest.Encoder));
                 index = encoderKeys.Count - 1;
+            }
+            else if (encoderCaseTypes[index] != IsCaseTyped(manifest.Encoder))
+            {
+                throw new InvalidDataException($"Bundles on encoder {manifest.Encoder.Sha256} disagree on its token types.");
             }
 
             foreach (var head in manifest.Heads.Values)
@@ -111,7 +117,7 @@ public sealed class ModelSet : IDisposable
             for (var i = 0; i < encoderPaths.Count; i++)
             {
                 var donor = reuse?._shared.FirstOrDefault(e => e.Sha256 == encoderKeys[i] && e.Session.Layers.SequenceEqual(encoderLayers[i]));
-                encoders.Add(donor?.AddRef() ?? new SharedEncoder(encoderKeys[i], EncoderSession.FromFile(encoderPaths[i], encoderLayers[i], settings)));
+                encoders.Add(donor?.AddRef() ?? new SharedEncoder(encoderKeys[i], EncoderSession.FromFile(encoderPaths[i], encoderLayers[i], settings), encoderCaseTypes[i]));
             }
 
             var heads = new Dictionary<string, TaskHead>();
@@ -161,10 +167,11 @@ public sealed class ModelSet : IDisposable
     }
 
     /// <summary>
-    /// Runs one batch and fills each sequence's head outputs. Called from one thread. The encoder a sequence
-    /// runs on is taken from this set's heads, not from <see cref="SequenceWork.EncoderIndex"/>: a sequence
-    /// prepared before a hot swap may meet a set whose bundles sit on other encoders (a fine-tuned version
-    /// brings its own graph). Such a batch runs as one call per encoder.
+    /// Runs one batch and fills each sequence's head outputs. Called from one thread. The encoder a task runs on is
+    /// taken from this set's heads, not from <see cref="SequenceWork.EncoderIndex"/>: a sequence prepared before a hot
+    /// swap may meet a set whose bundles sit on other encoders (a fine-tuned version brings its own graph), and the
+    /// tasks of one sequence (claims and NER of an article sentence) may sit on different encoders. Such a batch runs
+    /// as one call per encoder, each filling the outputs of the heads on it.
     /// </summary>
     public void Run(IReadOnlyList<SequenceWork> batch)
     {
@@ -173,11 +180,21 @@ public sealed class ModelSet : IDisposable
             return;
         }
 
-        var first = EncoderOf(batch[0]);
+        var first = -1;
         var mixed = false;
-        for (var i = 1; i < batch.Count && !mixed; i++)
+        foreach (var work in batch)
         {
-            mixed = EncoderOf(batch[i]) != first;
+            foreach (var task in TasksOf(work))
+            {
+                var encoder = RequiredHead(task).EncoderIndex;
+                first = first < 0 ? encoder : first;
+                mixed |= encoder != first;
+            }
+        }
+
+        if (first < 0)
+        {
+            throw new ArgumentException("A sequence names no task.", nameof(batch));
         }
 
         if (!mixed)
@@ -186,19 +203,32 @@ public sealed class ModelSet : IDisposable
             return;
         }
 
-        foreach (var group in batch.GroupBy(EncoderOf))
+        for (var encoder = 0; encoder < _encoders.Count; encoder++)
         {
-            RunOnEncoder(group.Key, [.. group]);
+            var group = batch.Where(w => TasksOf(w).Any(t => _heads[t].EncoderIndex == encoder)).ToList();
+            if (group.Count > 0)
+            {
+                RunOnEncoder(encoder, group);
+            }
         }
     }
 
-    private int EncoderOf(SequenceWork work)
+    private static IEnumerable<string> TasksOf(SequenceWork work)
     {
-        var task = (work.Tasks & TaskSet.Spam) != 0 ? TaskNames.Spam
-            : (work.Tasks & TaskSet.Claims) != 0 ? TaskNames.Claims
-            : (work.Tasks & TaskSet.Ner) != 0 ? TaskNames.Ner
-            : throw new ArgumentException("A sequence names no task.", nameof(work));
-        return RequiredHead(task).EncoderIndex;
+        if ((work.Tasks & TaskSet.Spam) != 0)
+        {
+            yield return TaskNames.Spam;
+        }
+
+        if ((work.Tasks & TaskSet.Claims) != 0)
+        {
+            yield return TaskNames.Claims;
+        }
+
+        if ((work.Tasks & TaskSet.Ner) != 0)
+        {
+            yield return TaskNames.Ner;
+        }
     }
 
     private void RunOnEncoder(int encoderIndex, IReadOnlyList<SequenceWork> batch)
@@ -210,37 +240,43 @@ public sealed class ModelSet : IDisposable
         }
 
         using var input = new EncoderBatch(batch.Count, length);
+        var caseTypes = _shared[encoderIndex].CaseTypes;
         for (var i = 0; i < batch.Count; i++)
         {
-            input.SetRow(i, batch[i].Ids);
+            if (caseTypes && batch[i].WordShapes is null)
+            {
+                throw new InvalidOperationException("The encoder reads case token types; the sequence carries no word shapes.");
+            }
+
+            input.SetRow(i, batch[i].Ids, caseTypes ? batch[i].WordShapes : default);
         }
 
         using var states = _encoders[encoderIndex].Run(input);
-        var spam = _heads.GetValueOrDefault(TaskNames.Spam);
-        var claims = _heads.GetValueOrDefault(TaskNames.Claims);
-        var ner = _heads.GetValueOrDefault(TaskNames.Ner);
+        var spam = OnEncoder(TaskNames.Spam, encoderIndex);
+        var claims = OnEncoder(TaskNames.Claims, encoderIndex);
+        var ner = OnEncoder(TaskNames.Ner, encoderIndex);
         var features = new float[MaxFeatureWidth(states.Hidden)];
         var logits = new float[LabelSets.NerTags.Count];
         for (var row = 0; row < batch.Count; row++)
         {
             var work = batch[row];
-            if ((work.Tasks & TaskSet.Spam) != 0)
+            if ((work.Tasks & TaskSet.Spam) != 0 && spam is not null)
             {
-                var head = spam ?? throw new InvalidOperationException("No spam head is loaded.");
+                var head = spam;
                 work.SpamScore = PositiveProbability(head, states, row, work.Ids.Length, features, logits);
                 work.SpamModel = head.Model;
             }
 
-            if ((work.Tasks & TaskSet.Claims) != 0)
+            if ((work.Tasks & TaskSet.Claims) != 0 && claims is not null)
             {
-                var head = claims ?? throw new InvalidOperationException("No claims head is loaded.");
+                var head = claims;
                 work.ClaimScore = PositiveProbability(head, states, row, work.Ids.Length, features, logits);
                 work.ArticlesModel = head.Model;
             }
 
-            if ((work.Tasks & TaskSet.Ner) != 0)
+            if ((work.Tasks & TaskSet.Ner) != 0 && ner is not null)
             {
-                var head = ner ?? throw new InvalidOperationException("No NER head is loaded.");
+                var head = ner;
                 var tags = head.Spec.Labels.Count;
                 var probabilities = new float[work.Ids.Length * tags];
                 var width = Features.Width(states.Hidden, head.Spec.Layers.Count);
@@ -268,6 +304,17 @@ public sealed class ModelSet : IDisposable
             }
         }
     }
+
+    /// <summary>The head of <paramref name="task"/> when it reads encoder <paramref name="encoderIndex"/> (Run has checked every task has one).</summary>
+    private TaskHead? OnEncoder(string task, int encoderIndex) =>
+        _heads.TryGetValue(task, out var head) && head.EncoderIndex == encoderIndex ? head : null;
+
+    private static bool IsCaseTyped(EncoderRef encoder) => encoder.TokenTypes switch
+    {
+        null => false,
+        EncoderRef.CaseTokenTypes => true,
+        var other => throw new InvalidDataException($"Unknown encoder token types '{other}' (known: {EncoderRef.CaseTokenTypes})."),
+    };
 
     public void Dispose()
     {
@@ -321,11 +368,14 @@ public sealed class ModelSet : IDisposable
     }
 
     /// <summary>An encoder session that successive versions may share; disposed when the last set using it is.</summary>
-    private sealed class SharedEncoder(string sha256, EncoderSession session)
+    private sealed class SharedEncoder(string sha256, EncoderSession session, bool caseTypes)
     {
         private int _references = 1;
 
         public string Sha256 { get; } = sha256;
+
+        /// <summary>Whether its token types are case types (<see cref="EncoderRef.CaseTokenTypes"/>).</summary>
+        public bool CaseTypes { get; } = caseTypes;
 
         public EncoderSession Session { get; } = session;
 

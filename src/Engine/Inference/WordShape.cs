@@ -9,6 +9,26 @@ public static class WordShape
 {
     public const int Size = 5;
 
+    /// <summary>
+    /// Token types of an encoder fine-tuned with case types (<see cref="Contracts.EncoderRef.CaseTokenTypes"/>):
+    /// 0 = no capital (what the pretrained model always saw), 1 = initial capital, 2 = all capitals.
+    /// </summary>
+    public const int CaseTypeCount = 3;
+
+    /// <summary>The case token type of a piece from its <see cref="Size"/> shape features.</summary>
+    public static long CaseType(ReadOnlySpan<float> shape) => shape[1] > 0 ? 2 : shape[0] > 0 ? 1 : 0;
+
+    /// <summary>Case token types of a sequence from its shapes (<see cref="ForSequence"/>), one per position.</summary>
+    public static void WriteCaseTypes(ReadOnlySpan<float> shapes, Span<long> destination)
+    {
+        var positions = shapes.Length / Size;
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(positions, destination.Length);
+        for (var p = 0; p < positions; p++)
+        {
+            destination[p] = CaseType(shapes.Slice(p * Size, Size));
+        }
+    }
+
     /// <summary>Writes [initial capital, all capitals, has a digit, all lower case, no letter at all].</summary>
     public static void Write(ReadOnlySpan<char> word, Span<float> destination)
     {

@@ -24,18 +24,27 @@ public sealed class FeatureExtractor
         _batchTokens = batchTokens;
     }
 
+    /// <summary>
+    /// Whether the encoder reads case token types (a fine-tuned NER encoder, <see cref="Contracts.EncoderRef.TokenTypes"/>):
+    /// then every sequence carries its word shapes into <c>token_type_ids</c>, as serving does.
+    /// </summary>
+    public bool CaseTypes { get; init; }
+
     /// <summary>Called after each batch with (done, total).</summary>
     public Action<int, int>? Progress { get; set; }
 
     public float[][] Sequences(IReadOnlyList<string> texts, IReadOnlyList<int> layers, string pooling, CancellationToken cancellationToken = default)
     {
         var ids = new int[texts.Count][];
+        var shapes = CaseTypes ? new float[texts.Count][] : null;
         var tokens = new List<Token>();
         for (var i = 0; i < texts.Count; i++)
         {
             tokens.Clear();
             _tokenizer.Tokenize(texts[i], tokens);
-            ids[i] = WithSpecials(tokens, 0, Math.Min(tokens.Count, _maxLength - 2));
+            var count = Math.Min(tokens.Count, _maxLength - 2);
+            ids[i] = WithSpecials(tokens, 0, count);
+            shapes?[i] = WordShape.ForSequence(texts[i], tokens, 0, count);
         }
 
         var width = Features.Width(_encoder.HiddenSize, layers.Count);
@@ -45,7 +54,7 @@ public sealed class FeatureExtractor
             var vector = new float[width];
             Features.Sequence(states, layers, pooling, row, ids[index].Length, vector);
             result[index] = vector;
-        }, cancellationToken);
+        }, shapes, cancellationToken);
         return result;
     }
 
@@ -56,6 +65,7 @@ public sealed class FeatureExtractor
     public float[]?[][] Words(IReadOnlyList<IReadOnlyList<string>> sentences, IReadOnlyList<int> layers, bool wordShape = false, CancellationToken cancellationToken = default)
     {
         var ids = new int[sentences.Count][];
+        var shapes = CaseTypes ? new float[sentences.Count][] : null;
         var firstPiece = new int[sentences.Count][];
         var tokens = new List<Token>();
         for (var s = 0; s < sentences.Count; s++)
@@ -64,6 +74,7 @@ public sealed class FeatureExtractor
             _tokenizer.TokenizeWords(sentences[s], tokens);
             var count = Math.Min(tokens.Count, _maxLength - 2);
             ids[s] = WithSpecials(tokens, 0, count);
+            shapes?[s] = WordShape.ForSequence(string.Join(' ', sentences[s]), tokens, 0, count);
             var first = new int[sentences[s].Count];
             Array.Fill(first, -1);
             for (var i = count - 1; i >= 0; i--)
@@ -97,13 +108,13 @@ public sealed class FeatureExtractor
             }
 
             result[index] = vectors;
-        }, cancellationToken);
+        }, shapes, cancellationToken);
         return result;
     }
 
     private int[] WithSpecials(List<Token> tokens, int start, int count) => TokenWindows.Ids(tokens, start, count, _tokenizer);
 
-    private void RunSorted(int[][] ids, Action<HiddenStates, int, int> read, CancellationToken cancellationToken)
+    private void RunSorted(int[][] ids, Action<HiddenStates, int, int> read, float[][]? caseShapes, CancellationToken cancellationToken)
     {
         var order = Enumerable.Range(0, ids.Length).OrderBy(i => ids[i].Length).ToArray();
         var done = 0;
@@ -121,7 +132,7 @@ public sealed class FeatureExtractor
             {
                 for (var r = begin; r < end; r++)
                 {
-                    batch.SetRow(r - begin, ids[order[r]]);
+                    batch.SetRow(r - begin, ids[order[r]], caseShapes is null ? default : caseShapes[order[r]]);
                 }
 
                 using var states = _encoder.Run(batch);

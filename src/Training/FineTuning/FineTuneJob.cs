@@ -64,10 +64,16 @@ public static class FineTuneJob
             HeadLearningRate = full ? request.HeadLearningRate ?? 1e-3 : request.FineTuneLearningRate ?? 1e-3,
             Seed = request.Seed,
         };
-        using var encoder = BertEncoder.FromOnnx(pretrained.ModelPath);
+        if (request.CaseTypes && request.Task != TaskNames.Ner)
+        {
+            // Serving computes word shapes for article sentences (NER) only; a spam or claims encoder would get none.
+            throw new ArgumentException("Case token types are for ner only.", nameof(request));
+        }
+
+        using var encoder = BertEncoder.FromOnnx(pretrained.ModelPath, caseTypes: request.CaseTypes);
         // Full mode reads the last layer, as BERT fine-tuning does; a frozen encoder is read as heads-only reads it.
         var layers = request.Layers ?? (full ? [encoder.Config.Layers] : TrainRequest.ForTask(request.Task).Layers!);
-        log.WriteLine($"Fine-tuning {request.Task}, mode {request.Mode}: layers {string.Join(",", layers)}, max length {request.MaxSequenceLength}, " +
+        log.WriteLine($"Fine-tuning {request.Task}, mode {request.Mode}: layers {string.Join(",", layers)}, max length {request.MaxSequenceLength}, case types {(request.CaseTypes ? "on" : "off")}, " +
                       string.Create(CultureInfo.InvariantCulture, $"batch {options.BatchSize}, epochs {options.Epochs}, lr encoder {options.EncoderLearningRate:G3} head {options.HeadLearningRate:G3}, seed {options.Seed}"));
 
         var prepared = request.Task == TaskNames.Ner
@@ -298,6 +304,7 @@ public static class FineTuneJob
                 ["validationSentences"] = dev.Count.ToString(CultureInfo.InvariantCulture),
                 ["evaluatedOn"] = request.EvalFile is null ? (request.DevFile is null ? "validation split" : Path.GetFileName(request.DevFile)) : Path.GetFileName(request.EvalFile),
                 ["wordShape"] = request.WordShape ? "true" : "false",
+                ["caseTypes"] = request.CaseTypes ? "true" : "false",
             });
     }
 

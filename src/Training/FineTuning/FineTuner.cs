@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using StreamBert.Engine.Inference;
 using StreamBert.Training.Modeling;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -12,6 +13,9 @@ public interface ITokenizedExample
 {
     /// <summary>Ids including [CLS] first and [SEP] last; at most the maximum sequence length.</summary>
     int[] Ids { get; }
+
+    /// <summary>Word shape of each position (<see cref="WordShape.ForSequence"/>), needed by an encoder with case token types.</summary>
+    float[]? WordShapes => null;
 }
 
 /// <summary>
@@ -216,24 +220,27 @@ public abstract class FineTuner<TExample> where TExample : ITokenizedExample
     /// Runs the encoder on a padded batch. In heads mode it runs without building a graph: the frozen encoder needs no
     /// gradients, and skipping them roughly halves the step.
     /// </summary>
-    protected Tensor[] EncodeBatch(Tensor ids, Tensor mask)
+    protected Tensor[] EncodeBatch(PaddedBatch batch)
     {
-        var types = zeros_like(ids);
         if (Options.Mode == FineTuneMode.Full || !is_grad_enabled())
         {
-            return Encoder.forward(ids, mask, types);
+            return Encoder.forward(batch.Ids, batch.Mask, batch.Types);
         }
 
         using var noGrad = no_grad();
-        return Encoder.forward(ids, mask, types);
+        return Encoder.forward(batch.Ids, batch.Mask, batch.Types);
     }
 
-    /// <summary>The batch's ids and attention mask, padded to its longest example, on the encoder's device.</summary>
-    protected (Tensor Ids, Tensor Mask, int Length) Pad(IReadOnlyList<TExample> batch)
+    /// <summary>
+    /// The batch padded to its longest example, on the encoder's device: ids, attention mask and token types (all 0,
+    /// or each piece's case type when the encoder has case types).
+    /// </summary>
+    protected PaddedBatch Pad(IReadOnlyList<TExample> batch)
     {
         var length = batch.Max(e => e.Ids.Length);
         var ids = new long[batch.Count * length];
         var mask = new long[batch.Count * length];
+        var types = new long[batch.Count * length];
         for (var r = 0; r < batch.Count; r++)
         {
             var row = batch[r].Ids;
@@ -242,10 +249,17 @@ public abstract class FineTuner<TExample> where TExample : ITokenizedExample
                 ids[(r * length) + i] = row[i];
                 mask[(r * length) + i] = 1;
             }
+
+            if (Encoder.Config.CaseTypes)
+            {
+                var shapes = batch[r].WordShapes ?? throw new InvalidOperationException("The encoder reads case token types; the example carries no word shapes.");
+                WordShape.WriteCaseTypes(shapes, types.AsSpan(r * length, row.Length));
+            }
         }
 
         var device = Device;
-        return (tensor(ids, [batch.Count, length], device: device), tensor(mask, [batch.Count, length], device: device), length);
+        long[] shape = [batch.Count, length];
+        return new PaddedBatch(tensor(ids, shape, device: device), tensor(mask, shape, device: device), tensor(types, shape, device: device), length);
     }
 
     protected Device Device => Encoder.parameters().First().device;
@@ -340,3 +354,6 @@ public abstract class FineTuner<TExample> where TExample : ITokenizedExample
         }
     }
 }
+
+/// <summary>A padded batch as the encoder takes it: int64 [rows, <see cref="Length"/>] each.</summary>
+public sealed record PaddedBatch(Tensor Ids, Tensor Mask, Tensor Types, int Length);

@@ -58,8 +58,8 @@ public sealed class SequenceFineTuner : FineTuner<SequenceExample>
         {
             var batch = indices.Select(i => examples[i]).ToList();
             using var scope = NewDisposeScope();
-            var (ids, mask, _) = Pad(batch);
-            var probabilities = _head.forward(EncodeBatch(ids, mask), mask).softmax(-1)[TensorIndex.Colon, 1].contiguous().data<float>().ToArray();
+            var padded = Pad(batch);
+            var probabilities = _head.forward(EncodeBatch(padded), padded.Mask).softmax(-1)[TensorIndex.Colon, 1].contiguous().data<float>().ToArray();
             for (var r = 0; r < batch.Count; r++)
             {
                 result[indices[r]] = probabilities[r];
@@ -71,8 +71,8 @@ public sealed class SequenceFineTuner : FineTuner<SequenceExample>
 
     protected override Tensor ComputeLoss(IReadOnlyList<SequenceExample> batch)
     {
-        var (ids, mask, _) = Pad(batch);
-        var logits = _head.forward(EncodeBatch(ids, mask), mask);
+        var padded = Pad(batch);
+        var logits = _head.forward(EncodeBatch(padded), padded.Mask);
         var labels = tensor(batch.Select(e => (long)e.Label).ToArray(), device: logits.device);
         var weights = _classWeights is null ? null : tensor(_classWeights, device: logits.device);
         return nn.functional.cross_entropy(logits, labels, weight: weights);

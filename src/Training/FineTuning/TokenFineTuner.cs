@@ -15,6 +15,8 @@ namespace StreamBert.Training.FineTuning;
 /// </summary>
 public sealed record TokenExample(int[] Ids, float[] Shapes, long[] PieceLabels, int[] FirstPieces, IReadOnlyList<string> Tags) : ITokenizedExample
 {
+    float[]? ITokenizedExample.WordShapes => Shapes;
+
     /// <summary>
     /// Tokenises pre-split words as the serving path does (<see cref="WordPieceTokenizer.TokenizeWords"/>, shapes from
     /// <see cref="WordShape.ForSequence"/> over the joined words), keeping the first window of <paramref name="maxLength"/>.
@@ -80,8 +82,9 @@ public sealed class TokenFineTuner : FineTuner<TokenExample>
         {
             var batch = indices.Select(i => examples[i]).ToList();
             using var scope = NewDisposeScope();
-            var (ids, mask, length) = Pad(batch);
-            var probabilities = nn.functional.softmax(_head.forward(EncodeBatch(ids, mask), Shapes(batch, length)), -1).contiguous().data<float>().ToArray();
+            var padded = Pad(batch);
+            var length = padded.Length;
+            var probabilities = nn.functional.softmax(_head.forward(EncodeBatch(padded), Shapes(batch, length)), -1).contiguous().data<float>().ToArray();
             var tagCount = _tags.Count;
             for (var r = 0; r < batch.Count; r++)
             {
@@ -111,8 +114,9 @@ public sealed class TokenFineTuner : FineTuner<TokenExample>
 
     protected override Tensor ComputeLoss(IReadOnlyList<TokenExample> batch)
     {
-        var (ids, mask, length) = Pad(batch);
-        var logits = _head.forward(EncodeBatch(ids, mask), Shapes(batch, length));
+        var padded = Pad(batch);
+        var length = padded.Length;
+        var logits = _head.forward(EncodeBatch(padded), Shapes(batch, length));
         var labels = new long[batch.Count * length];
         Array.Fill(labels, Ignore);
         for (var r = 0; r < batch.Count; r++)

@@ -55,6 +55,12 @@ public sealed record TrainRequest
     /// <summary>Fine-tuning: maximum epochs (validation keeps the best weights).</summary>
     public int FineTuneEpochs { get; init; } = 3;
 
+    /// <summary>
+    /// Fine-tuning, NER: give the encoder case token types (<see cref="Modeling.BertConfig.CaseTypes"/>) so it sees
+    /// capitals the uncased vocabulary drops; the bundle's manifest says so and serving fills them the same way.
+    /// </summary>
+    public bool CaseTypes { get; init; }
+
     /// <summary>Fine-tuning: also write an int8-quantised copy as the sibling bundle <c>&lt;bundle&gt;-int8</c>.</summary>
     public bool QuantizeInt8 { get; init; }
 

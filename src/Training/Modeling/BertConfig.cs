@@ -14,6 +14,12 @@ public sealed record BertConfig
     public required int TypeVocabSize { get; init; }
     public double LayerNormEps { get; init; } = 1e-12;
 
+    /// <summary>
+    /// Whether token types carry the case of each piece's word (<see cref="Engine.Inference.WordShape.CaseType"/>)
+    /// instead of the segment: the vocabulary is uncased, so without them the encoder never sees a capital.
+    /// </summary>
+    public bool CaseTypes { get; init; }
+
     /// <summary>Dropout on embeddings, attention probabilities and sublayer outputs while training (BERT's 0.1).</summary>
     public double Dropout { get; init; } = 0.1;
 

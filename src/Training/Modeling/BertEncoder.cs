@@ -1,3 +1,4 @@
+using StreamBert.Engine.Inference;
 using StreamBert.Engine.Models;
 using StreamBert.Training.Native;
 using StreamBert.Training.Onnx;
@@ -39,14 +40,26 @@ public sealed class BertEncoder : nn.Module<Tensor, Tensor, Tensor, Tensor[]>
     /// Loads the pretrained encoder from an ONNX export (by default the shipped all-MiniLM-L6-v2), in eval mode on
     /// <paramref name="device"/> (default <see cref="TorchRuntime.DefaultDevice"/>).
     /// </summary>
-    public static BertEncoder FromOnnx(string? modelPath = null, Device? device = null)
+    /// <param name="modelPath">The ONNX export; null for the shipped one.</param>
+    /// <param name="device">Where the parameters live.</param>
+    /// <param name="caseTypes">
+    /// Give the encoder case token types (<see cref="BertConfig.CaseTypes"/>): the token-type table gets one row per
+    /// case type, each a copy of the pretrained segment-0 row, so before fine-tuning the encoder computes exactly what
+    /// it did pretrained and training learns what a capital means.
+    /// </param>
+    public static BertEncoder FromOnnx(string? modelPath = null, Device? device = null, bool caseTypes = false)
     {
         TorchRuntime.EnsureLoaded();
         var model = global::Onnx.ModelProto.Parser.ParseFrom(File.ReadAllBytes(modelPath ?? MiniLmResources.Ensure().ModelPath));
         var weights = OnnxWeights.Read(model);
         var heads = OnnxWeights.AttentionHeads(model)
             ?? throw new InvalidDataException("The graph does not show the attention head count (no Reshape of the keys by a constant shape).");
-        var encoder = new BertEncoder(BertConfig.FromWeights(weights, heads));
+        if (caseTypes)
+        {
+            weights[TokenTypeWeight] = CaseTypeTable(weights.TryGetValue(TokenTypeWeight, out var types) ? types : throw new InvalidDataException($"The model has no {TokenTypeWeight}."));
+        }
+
+        var encoder = new BertEncoder(BertConfig.FromWeights(weights, heads) with { CaseTypes = caseTypes });
         foreach (var ignored in OnnxWeights.NotEncoderWeights)
         {
             weights.Remove(ignored);
@@ -55,6 +68,20 @@ public sealed class BertEncoder : nn.Module<Tensor, Tensor, Tensor, Tensor[]>
         encoder.LoadWeights(weights.Values);
         encoder.eval();
         return device is null ? encoder.MoveTo(TorchRuntime.DefaultDevice) : encoder.MoveTo(device);
+    }
+
+    private const string TokenTypeWeight = "embeddings.token_type_embeddings.weight";
+
+    private static NamedTensor CaseTypeTable(NamedTensor segments)
+    {
+        var hidden = checked((int)segments.Shape[1]);
+        var rows = new float[WordShape.CaseTypeCount * hidden];
+        for (var r = 0; r < WordShape.CaseTypeCount; r++)
+        {
+            Array.Copy(segments.Data, 0, rows, r * hidden, hidden);
+        }
+
+        return new NamedTensor(segments.Name, [WordShape.CaseTypeCount, hidden], rows);
     }
 
     /// <summary>Moves the parameters to <paramref name="device"/> and returns this encoder.</summary>

@@ -96,7 +96,13 @@ public static class FineTunedBundle
             Version = version,
             ParentVersion = request.ParentVersion,
             CreatedAt = DateTimeOffset.UtcNow,
-            Encoder = new EncoderRef { Base = MiniLmResources.Name, Sha256 = files[EncoderFile], File = EncoderFile },
+            Encoder = new EncoderRef
+            {
+                Base = MiniLmResources.Name,
+                Sha256 = files[EncoderFile],
+                File = EncoderFile,
+                TokenTypes = request.Encoder.Config.CaseTypes ? EncoderRef.CaseTokenTypes : null,
+            },
             MaxSequenceLength = request.MaxSequenceLength,
             Heads = request.Heads.ToDictionary(h => h.Task, h => h.Head.ToSpec(h.Labels, HeadFile(h.Task))),
             Files = files,

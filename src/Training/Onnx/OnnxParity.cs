@@ -43,7 +43,7 @@ public static class OnnxParity
         IReadOnlyList<string> texts, int maxLength = 64)
     {
         ArgumentOutOfRangeException.ThrowIfZero(texts.Count);
-        var batch = ParityBatch.Encode(tokenizer, texts, maxLength);
+        var batch = ParityBatch.Encode(tokenizer, texts, maxLength, encoder.Config.CaseTypes);
         var outputs = new List<string> { BertOnnxWriter.LastHiddenState };
         outputs.AddRange(heads.Select(h => h.OutputName));
         var torchOutputs = RunTorch(encoder, heads, batch);
@@ -204,7 +204,11 @@ internal sealed record ParityBatch(int Rows, int Length, long[] Ids, long[] Mask
 {
     public int RealTokens => Lengths.Sum();
 
-    public static ParityBatch Encode(WordPieceTokenizer tokenizer, IReadOnlyList<string> texts, int maxLength)
+    /// <param name="tokenizer">The bundle's tokenizer.</param>
+    /// <param name="texts">Texts, one row each.</param>
+    /// <param name="maxLength">Pieces per row at most, [CLS] and [SEP] included.</param>
+    /// <param name="caseTypes">Fill token types with case types (<see cref="WordShape.CaseType"/>) instead of zeros.</param>
+    public static ParityBatch Encode(WordPieceTokenizer tokenizer, IReadOnlyList<string> texts, int maxLength, bool caseTypes = false)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxLength, 3);
         var rows = new List<(int[] Ids, float[] Shapes)>();
@@ -239,6 +243,10 @@ internal sealed record ParityBatch(int Rows, int Length, long[] Ids, long[] Mask
             }
 
             shapes.CopyTo(batch.Shapes, r * length * WordShape.Size);
+            if (caseTypes)
+            {
+                WordShape.WriteCaseTypes(shapes, batch.Types.AsSpan(r * length, ids.Length));
+            }
         }
 
         return batch;

@@ -92,4 +92,45 @@ public sealed class WordShapeTests
 
         Assert.Equal(new float[2 * WordShape.Size], shapes);
     }
+
+    [Theory]
+    [InlineData("visited", 0L)]
+    [InlineData("1996", 0L)]
+    [InlineData(",", 0L)]
+    [InlineData("Washington", 1L)]
+    [InlineData("I", 1L)]
+    [InlineData("McDonald", 1L)]
+    [InlineData("NASA", 2L)]
+    [InlineData("U.S.", 2L)]
+    public void CaseType_OfAWord_NoneInitialOrAllCapitals(string word, long expected)
+    {
+        Assert.Equal(expected, WordShape.CaseType(Shape(word)));
+    }
+
+    [Fact]
+    public void WriteCaseTypes_Sequence_SpecialRowsZeroAndPiecesTheirWordsCase()
+    {
+        var shapes = WordShape.ForSequence(Text, Tokens, 0, Tokens.Count);
+        var types = new long[shapes.Length / WordShape.Size];
+
+        WordShape.WriteCaseTypes(shapes, types);
+
+        // [CLS] wash ##ington visited na ##sa [SEP]
+        Assert.Equal([0L, 1L, 1L, 0L, 2L, 2L, 0L], types);
+    }
+
+    [Fact]
+    public void EncoderBatch_SetRowWithShapes_WritesCaseTypesOnlyThere()
+    {
+        var shapes = WordShape.ForSequence(Text, Tokens, 0, Tokens.Count);
+        int[] ids = [101, 1, 2, 3, 4, 5, 102];
+        using var batch = new EncoderBatch(2, 8);
+
+        batch.SetRow(0, ids, shapes);
+        batch.SetRow(1, ids);
+
+        Assert.Equal([0L, 1L, 1L, 0L, 2L, 2L, 0L, 0L], batch.TokenTypeIds.Span[..8].ToArray());
+        Assert.Equal(new long[8], batch.TokenTypeIds.Span[8..].ToArray());
+        Assert.Throws<ArgumentException>(() => batch.SetRow(1, ids, shapes.AsSpan(WordShape.Size)));
+    }
 }
