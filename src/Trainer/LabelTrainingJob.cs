@@ -87,7 +87,7 @@ public sealed class LabelTrainingJob
         try
         {
             WriteCandidate(staging, parentDirectory, parent, spec, head);
-            var draft = parent with { Version = "candidate", ParentVersion = parentVersion, Files = FilesOf(staging) };
+            var draft = parent with { Version = "candidate", ParentVersion = parentVersion, Files = ModelRegistry.HashFiles(staging) };
             File.WriteAllText(Path.Combine(staging, ModelRegistry.ManifestFile), System.Text.Json.JsonSerializer.Serialize(draft, ModelRegistry.Json));
             var scores = new List<GateScore>();
             EvaluationReport? headline = null;
@@ -287,8 +287,4 @@ public sealed class LabelTrainingJob
         using var stream = File.Create(Path.Combine(target, spec.File));
         head.Save(stream);
     }
-
-    private static Dictionary<string, string> FilesOf(string directory) =>
-        Directory.GetFiles(directory).Where(f => Path.GetFileName(f) != ModelRegistry.ManifestFile)
-            .ToDictionary(f => Path.GetFileName(f), FileHash.Sha256);
 }

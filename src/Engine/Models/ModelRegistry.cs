@@ -74,6 +74,12 @@ public sealed class ModelRegistry
 
     public BundleManifest ReadManifest(string bundle, string version) => ReadManifest(BundleDirectory(bundle, version));
 
+    /// <summary>File name → lowercase hex sha256 of every file in a bundle folder but the manifest (its <c>files</c> map).</summary>
+    public static Dictionary<string, string> HashFiles(string bundleDirectory) =>
+        Directory.GetFiles(bundleDirectory).Where(f => Path.GetFileName(f) != ManifestFile)
+            .OrderBy(f => f, StringComparer.Ordinal)
+            .ToDictionary(f => Path.GetFileName(f), FileHash.Sha256);
+
     public static BundleManifest ReadManifest(string bundleDirectory)
     {
         var path = Path.Combine(bundleDirectory, ManifestFile);

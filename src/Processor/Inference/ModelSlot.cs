@@ -21,12 +21,6 @@ public sealed class ModelSlot : IDisposable
     /// <summary>The live set, for readers that only need its managed parts (tokenizer, head specs, manifests).</summary>
     public ModelSet Current => Volatile.Read(ref _live).Models;
 
-    /// <summary>Swap count + 1: the generation a lease taken now would get.</summary>
-    public long Generation => Volatile.Read(ref _live).Number;
-
-    /// <summary>Raised after each swap with the new set and the <see cref="Stopwatch"/> timestamp of the exchange.</summary>
-    public event Action<ModelSet, long>? Swapped;
-
     /// <summary>Takes a lease on the live set; dispose it when the batch is done.</summary>
     public Lease Acquire()
     {
@@ -57,7 +51,6 @@ public sealed class ModelSlot : IDisposable
 
         var exchanged = Stopwatch.GetTimestamp();
         previous.Release();
-        Swapped?.Invoke(next, exchanged);
         return Stopwatch.GetElapsedTime(started, exchanged);
     }
 

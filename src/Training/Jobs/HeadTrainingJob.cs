@@ -68,7 +68,7 @@ public static class HeadTrainingJob
         try
         {
             var heads = WriteFiles(staging, encoder, head, spec, parent, parentVersion is null ? null : registry.BundleDirectory(bundle, parentVersion));
-            var draft = Manifest(bundle, "staging", parentVersion, request, encoder, heads, FilesOf(staging), new Dictionary<string, IReadOnlyDictionary<string, double>>(), training);
+            var draft = Manifest(bundle, "staging", parentVersion, request, encoder, heads, ModelRegistry.HashFiles(staging), new Dictionary<string, IReadOnlyDictionary<string, double>>(), training);
             File.WriteAllText(Path.Combine(staging, ModelRegistry.ManifestFile), System.Text.Json.JsonSerializer.Serialize(draft, ModelRegistry.Json));
             EvaluationReport report;
             using (var models = ModelSet.Load([staging]))
@@ -235,10 +235,6 @@ public static class HeadTrainingJob
             Metrics = metrics,
             Training = training,
         };
-
-    private static Dictionary<string, string> FilesOf(string directory) =>
-        Directory.GetFiles(directory).Where(f => Path.GetFileName(f) != ModelRegistry.ManifestFile)
-            .ToDictionary(f => Path.GetFileName(f), FileHash.Sha256);
 
     private static Action<int, int> ProgressPrinter(TextWriter log, string what)
     {

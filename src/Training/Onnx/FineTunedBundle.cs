@@ -57,7 +57,7 @@ public static class FineTunedBundle
         var (model, parity) = Prepare(request);
         Directory.CreateDirectory(directory);
         WriteFiles(directory, model, request);
-        var manifest = Manifest(request, version, FilesOf(directory), parity);
+        var manifest = Manifest(request, version, ModelRegistry.HashFiles(directory), parity);
         File.WriteAllText(Path.Combine(directory, ModelRegistry.ManifestFile), JsonSerializer.Serialize(manifest, ModelRegistry.Json));
         return manifest;
     }
@@ -111,8 +111,4 @@ public static class FineTunedBundle
         };
     }
 
-    private static Dictionary<string, string> FilesOf(string directory) =>
-        Directory.GetFiles(directory).Where(f => Path.GetFileName(f) != ModelRegistry.ManifestFile)
-            .OrderBy(f => f, StringComparer.Ordinal)
-            .ToDictionary(f => Path.GetFileName(f), FileHash.Sha256);
 }
