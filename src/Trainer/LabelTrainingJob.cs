@@ -8,8 +8,11 @@ using StreamBert.Engine.Tokenization;
 using StreamBert.Training.Data;
 using StreamBert.Training.Evaluation;
 using StreamBert.Training.FeatureExtraction;
+using StreamBert.Training.FineTuning;
 using StreamBert.Training.Heads;
 using StreamBert.Training.Jobs;
+using StreamBert.Training.Modeling;
+using StreamBert.Training.Onnx;
 
 namespace StreamBert.Trainer;
 
@@ -45,59 +48,36 @@ public sealed class LabelTrainingJob
     {
         var clock = Stopwatch.StartNew();
         var registry = new ModelRegistry(_options.Registry);
-        var bundle = TaskDefaults.BundleOf(task);
+        var bundle = _options.BundleOf(task);
         var parentVersion = registry.CurrentVersion(bundle)
             ?? throw new InvalidOperationException($"The registry {registry.Root} has no current version of {bundle} to start from; train one with 'streambert train'.");
         var parentDirectory = registry.BundleDirectory(bundle, parentVersion);
         var parent = ModelRegistry.ReadManifest(parentDirectory);
         var spec = parent.Heads.GetValueOrDefault(task) ?? throw new InvalidOperationException($"{bundle} {parentVersion} has no {task} head.");
-        DenseHead parentHead;
-        using (var stream = File.OpenRead(Path.Combine(parentDirectory, spec.File)))
-        {
-            parentHead = DenseHead.Load(stream);
-        }
+        var data = task == TaskNames.Ner ? NerData(sentenceLabels) : BinaryData(task, spec, textLabels);
 
-        var encoderPath = parent.Encoder.File is { } file ? Path.Combine(parentDirectory, file) : MiniLmResources.Ensure().ModelPath;
-        var tokenizer = WordPieceTokenizer.FromFile(Path.Combine(parentDirectory, parent.Encoder.Vocab));
-        using var session = EncoderSession.FromFile(encoderPath, spec.Layers);
-        var extractor = new FeatureExtractor(session, tokenizer, parent.MaxSequenceLength) { CaseTypes = parent.Encoder.TokenTypes == EncoderRef.CaseTokenTypes };
-        var featureKey = $"{parent.Encoder.Sha256}|{string.Join(",", spec.Layers)}|{spec.Pooling}|{spec.WordShape}|";
-
-        var trainer = new HeadTrainerOptions
-        {
-            HiddenDim = parentHead.HiddenDim,
-            Activation = parentHead.Activation,
-            Standardize = parentHead.Standardizes,
-            MaxEpochs = 40,
-            BatchSize = task == TaskNames.Ner ? 256 : 32,
-            LearningRate = 2e-3f,
-            Patience = 5,
-            Seed = _options.Seed,
-            BalanceClasses = task == TaskNames.Claims,
-        };
-
-        var (head, evaluationSets, trainRows) = task == TaskNames.Ner
-            ? TrainNer(spec, extractor, featureKey, trainer, sentenceLabels, cancellationToken)
-            : TrainBinary(task, spec, extractor, featureKey, trainer, textLabels, cancellationToken);
-        _log.WriteLine($"[trainer] {task}: head trained on {trainRows} rows in {clock.Elapsed.TotalSeconds:F0} s; judging against {bundle} {parentVersion}");
-
-        // Stage the candidate exactly as it would be served, then judge both versions through the serving path.
+        // A version with its own encoder and this head alone was fine-tuned (train --mode full): encoder and head
+        // continue from it. Otherwise the encoder is shared with other heads or versions, and only the head is retrained.
+        var fineTune = parent.Encoder.File is not null && parent.Heads.Count == 1;
         var staging = Path.Combine(Path.GetTempPath(), "streambert-candidate-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(staging);
         try
         {
-            WriteCandidate(staging, parentDirectory, parent, spec, head);
-            var draft = parent with { Version = "candidate", ParentVersion = parentVersion, Files = ModelRegistry.HashFiles(staging) };
-            File.WriteAllText(Path.Combine(staging, ModelRegistry.ManifestFile), System.Text.Json.JsonSerializer.Serialize(draft, ModelRegistry.Json));
+            var draft = fineTune
+                ? StageFineTuned(task, parent, parentDirectory, parentVersion, spec, data, staging, cancellationToken)
+                : StageHead(task, parent, parentDirectory, parentVersion, spec, data, staging, cancellationToken);
+            _log.WriteLine($"[trainer] {task}: candidate trained on {data.TrainRows} rows in {clock.Elapsed.TotalSeconds:F0} s ({(fineTune ? "encoder and head fine-tuned" : "head retrained")}); judging against {bundle} {parentVersion}");
+
+            // The candidate is staged exactly as it would be served; both versions are judged through the serving path.
             var scores = new List<GateScore>();
             EvaluationReport? headline = null;
             using (var current = ModelSet.Load([parentDirectory]))
             using (var candidate = ModelSet.Load([staging]))
             {
-                foreach (var (name, evaluate) in evaluationSets)
+                foreach (var (name, evaluate) in data.Sets)
                 {
-                    var before = evaluate(current);
-                    var after = evaluate(candidate);
+                    var before = evaluate(current, cancellationToken);
+                    var after = evaluate(candidate, cancellationToken);
                     headline ??= after;
                     scores.Add(new GateScore(name, after.N, before.F1, after.F1));
                     _log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"[trainer] {task} on {name} (n {after.N}): F1 {before.F1:F4} ({parentVersion}) → {after.F1:F4} (candidate)"));
@@ -106,27 +86,35 @@ public sealed class LabelTrainingJob
 
             if (scores.Count == 0)
             {
-                return new TrainingOutcome(task, bundle, parentVersion, null, "no evaluation set: configure an evaluation file or send more labels", scores, trainRows, clock.Elapsed);
+                return new TrainingOutcome(task, bundle, parentVersion, null, "no evaluation set: configure an evaluation file or send more labels", scores, data.TrainRows, clock.Elapsed);
             }
 
             var worse = scores.Where(s => s.Candidate < s.Current - _options.Tolerance).ToList();
             if (worse.Count > 0)
             {
                 var reason = string.Join("; ", worse.Select(s => string.Create(CultureInfo.InvariantCulture, $"F1 on {s.Set} {s.Candidate:F4} < {s.Current:F4} - {_options.Tolerance}")));
-                return new TrainingOutcome(task, bundle, parentVersion, null, "quality gate: " + reason, scores, trainRows, clock.Elapsed);
+                return new TrainingOutcome(task, bundle, parentVersion, null, "quality gate: " + reason, scores, data.TrainRows, clock.Elapsed);
             }
 
             var metrics = new Dictionary<string, IReadOnlyDictionary<string, double>>(parent.Metrics) { [task] = headline!.ToMetrics() };
             var training = new Dictionary<string, string>
             {
                 ["task"] = task,
-                ["mode"] = "heads",
+                ["mode"] = fineTune ? "fine-tuned" : "heads",
                 ["trainer"] = "labels",
-                ["trainRows"] = trainRows.ToString(CultureInfo.InvariantCulture),
+                ["trainRows"] = data.TrainRows.ToString(CultureInfo.InvariantCulture),
                 ["baseData"] = string.Join(";", _options.BaseData.GetValueOrDefault(task, []).Select(Path.GetFileName)),
                 ["evaluatedOn"] = string.Join("; ", scores.Select(s => $"{s.Set} (n {s.N})")),
                 ["labelOffsets"] = string.Join(",", labelOffsets.Select(o => $"{o.Key}={o.Value}")),
             };
+            foreach (var key in new[] { "onnxParityMaxAbsDiff", "caseTypes", "wordShape" })
+            {
+                if (fineTune && draft.Training.TryGetValue(key, out var value))
+                {
+                    training[key] = value;
+                }
+            }
+
             var published = registry.Publish(
                 bundle,
                 target =>
@@ -136,7 +124,7 @@ public sealed class LabelTrainingJob
                         File.Copy(path, Path.Combine(target, Path.GetFileName(path)));
                     }
                 },
-                (version, files) => parent with
+                (version, files) => draft with
                 {
                     Version = version,
                     ParentVersion = parentVersion,
@@ -145,7 +133,7 @@ public sealed class LabelTrainingJob
                     Metrics = metrics,
                     Training = training,
                 });
-            return new TrainingOutcome(task, bundle, parentVersion, published, $"not worse than {parentVersion} on {string.Join(", ", scores.Select(s => s.Set))}", scores, trainRows, clock.Elapsed);
+            return new TrainingOutcome(task, bundle, parentVersion, published, $"not worse than {parentVersion} on {string.Join(", ", scores.Select(s => s.Set))}", scores, data.TrainRows, clock.Elapsed);
         }
         finally
         {
@@ -153,8 +141,19 @@ public sealed class LabelTrainingJob
         }
     }
 
-    private (DenseHead Head, List<(string, Func<ModelSet, EvaluationReport>)> Sets, int TrainRows) TrainBinary(
-        string task, HeadSpec spec, FeatureExtractor extractor, string featureKey, HeadTrainerOptions trainer, IReadOnlyList<LabeledText> labels, CancellationToken cancellationToken)
+    /// <summary>
+    /// What one run trains on and is judged by. Exactly one of <see cref="Texts"/> (spam, claims) and
+    /// <see cref="Sentences"/> (ner) is filled; each label already repeated <see cref="TrainerOptions.LabelWeight"/> times.
+    /// </summary>
+    private sealed record LabelData(
+        IReadOnlyList<LabeledText> Texts,
+        IReadOnlyList<NerSentence> Sentences,
+        IReadOnlyList<(string Name, Func<ModelSet, CancellationToken, EvaluationReport> Evaluate)> Sets)
+    {
+        public int TrainRows => Texts.Count + Sentences.Count;
+    }
+
+    private LabelData BinaryData(string task, HeadSpec spec, IReadOnlyList<LabeledText> labels)
     {
         var positive = spec.Labels[^1];
 
@@ -177,7 +176,94 @@ public sealed class LabelTrainingJob
         // Sorted: labels arrive interleaved across partitions, and the run must not depend on that order.
         var train = baseTrain.Concat(labelTrain.SelectMany(l => Enumerable.Repeat(l, _options.LabelWeight)))
             .OrderBy(r => r.Text, StringComparer.Ordinal).ThenBy(r => r.Label, StringComparer.Ordinal).ToList();
+        _log.WriteLine($"[trainer] {task}: {train.Count} training rows ({latest.Count - heldOut.Count} texts from labels); {heldOut.Count} held-out labels, {fixedSet.Count} fixed evaluation rows");
 
+        var sets = new List<(string, Func<ModelSet, CancellationToken, EvaluationReport>)>();
+        if (heldOut.Count >= _options.MinHeldOutLabels)
+        {
+            sets.Add(("held-out labels", (models, ct) => EvaluationJob.Binary(models, task, heldOut, positive, ct)));
+        }
+
+        if (fixedSet.Count > 0)
+        {
+            sets.Add((Path.GetFileName(evalFile!), (models, ct) => EvaluationJob.Binary(models, task, fixedSet, positive, ct)));
+        }
+
+        return new LabelData(train, [], sets);
+    }
+
+    private LabelData NerData(IReadOnlyList<NerSentence> labels)
+    {
+        var latest = new Dictionary<string, NerSentence>(StringComparer.Ordinal);
+        foreach (var sentence in labels)
+        {
+            latest[SentenceKey(sentence)] = sentence;
+        }
+
+        var fixedSet = _options.EvalFiles.TryGetValue(TaskNames.Ner, out var evalFile) ? ConllReader.Read(evalFile).ToList() : [];
+        var heldOut = latest.Where(l => IsHeldOut(l.Key)).Select(l => l.Value).ToList();
+        var train = _options.BaseData.GetValueOrDefault(TaskNames.Ner, []).SelectMany(f => ConllReader.Read(f))
+            .Where(s => !latest.ContainsKey(SentenceKey(s)))
+            .Concat(latest.Where(l => !IsHeldOut(l.Key)).SelectMany(l => Enumerable.Repeat(l.Value, _options.LabelWeight)))
+            .OrderBy(SentenceKey, StringComparer.Ordinal)
+            .ToList();
+        _log.WriteLine($"[trainer] ner: {train.Count} training sentences; {heldOut.Count} held-out labels, {fixedSet.Count} fixed evaluation sentences");
+
+        var sets = new List<(string, Func<ModelSet, CancellationToken, EvaluationReport>)>();
+        if (heldOut.Count >= _options.MinHeldOutLabels)
+        {
+            sets.Add(("held-out labels", (models, ct) => EvaluationJob.Ner(models, heldOut, ct)));
+        }
+
+        if (fixedSet.Count > 0)
+        {
+            sets.Add((Path.GetFileName(evalFile!), (models, ct) => EvaluationJob.Ner(models, fixedSet, ct)));
+        }
+
+        return new LabelData([], train, sets);
+    }
+
+    private static string SentenceKey(NerSentence s) => string.Join('\u0001', s.Tokens);
+
+    /// <summary>A new head on the current version's frozen features (same encoder, layers, pooling and head shape) beside the parent's other files.</summary>
+    private BundleManifest StageHead(
+        string task, BundleManifest parent, string parentDirectory, string parentVersion, HeadSpec spec, LabelData data, string staging, CancellationToken cancellationToken)
+    {
+        DenseHead parentHead;
+        using (var stream = File.OpenRead(Path.Combine(parentDirectory, spec.File)))
+        {
+            parentHead = DenseHead.Load(stream);
+        }
+
+        var encoderPath = parent.Encoder.File is { } file ? Path.Combine(parentDirectory, file) : MiniLmResources.Ensure().ModelPath;
+        var tokenizer = WordPieceTokenizer.FromFile(Path.Combine(parentDirectory, parent.Encoder.Vocab));
+        using var session = EncoderSession.FromFile(encoderPath, spec.Layers);
+        var extractor = new FeatureExtractor(session, tokenizer, parent.MaxSequenceLength) { CaseTypes = parent.Encoder.TokenTypes == EncoderRef.CaseTokenTypes };
+        var featureKey = $"{parent.Encoder.Sha256}|{string.Join(",", spec.Layers)}|{spec.Pooling}|{spec.WordShape}|";
+        var trainer = new HeadTrainerOptions
+        {
+            HiddenDim = parentHead.HiddenDim,
+            Activation = parentHead.Activation,
+            Standardize = parentHead.Standardizes,
+            MaxEpochs = 40,
+            BatchSize = task == TaskNames.Ner ? 256 : 32,
+            LearningRate = 2e-3f,
+            Patience = 5,
+            Seed = _options.Seed,
+            BalanceClasses = task == TaskNames.Claims,
+        };
+        var head = task == TaskNames.Ner
+            ? TrainNerHead(spec, extractor, featureKey, trainer, data.Sentences, cancellationToken)
+            : TrainBinaryHead(spec, extractor, featureKey, trainer, data.Texts, cancellationToken);
+        WriteCandidate(staging, parentDirectory, parent, spec, head);
+        var draft = parent with { Version = "candidate", ParentVersion = parentVersion, Files = ModelRegistry.HashFiles(staging) };
+        File.WriteAllText(Path.Combine(staging, ModelRegistry.ManifestFile), System.Text.Json.JsonSerializer.Serialize(draft, ModelRegistry.Json));
+        return draft;
+    }
+
+    private DenseHead TrainBinaryHead(HeadSpec spec, FeatureExtractor extractor, string featureKey, HeadTrainerOptions trainer, IReadOnlyList<LabeledText> train, CancellationToken cancellationToken)
+    {
+        var positive = spec.Labels[^1];
         var missing = train.Select(r => r.Text).Where(t => !_sequenceFeatures.ContainsKey(featureKey + t)).Distinct(StringComparer.Ordinal).ToList();
         if (missing.Count > 0)
         {
@@ -188,52 +274,23 @@ public sealed class LabelTrainingJob
             }
         }
 
-        _log.WriteLine($"[trainer] {task}: {train.Count} training rows ({latest.Count - heldOut.Count} from labels), {missing.Count} newly encoded; {heldOut.Count} held-out labels, {fixedSet.Count} fixed evaluation rows");
+        _log.WriteLine($"[trainer] {missing.Count} texts newly encoded");
         var features = train.Select(r => _sequenceFeatures[featureKey + r.Text]).ToArray();
-        var result = HeadTrainer.Train(features, [.. train.Select(r => r.Label == positive ? 1 : 0)], 2, trainer with
+        return HeadTrainer.Train(features, [.. train.Select(r => r.Label == positive ? 1 : 0)], 2, trainer with
         {
             ValidationMetric = (gold, predicted) => BinaryMetrics.Compute(gold, predicted, 1).F1,
-        }, null, cancellationToken);
-
-        var sets = new List<(string, Func<ModelSet, EvaluationReport>)>();
-        if (heldOut.Count >= _options.MinHeldOutLabels)
-        {
-            sets.Add(("held-out labels", models => EvaluationJob.Binary(models, task, heldOut, positive, cancellationToken)));
-        }
-
-        if (fixedSet.Count > 0)
-        {
-            sets.Add((Path.GetFileName(evalFile!), models => EvaluationJob.Binary(models, task, fixedSet, positive, cancellationToken)));
-        }
-
-        return (result.Head, sets, train.Count);
+        }, null, cancellationToken).Head;
     }
 
-    private (DenseHead Head, List<(string, Func<ModelSet, EvaluationReport>)> Sets, int TrainRows) TrainNer(
-        HeadSpec spec, FeatureExtractor extractor, string featureKey, HeadTrainerOptions trainer, IReadOnlyList<NerSentence> labels, CancellationToken cancellationToken)
+    private DenseHead TrainNerHead(HeadSpec spec, FeatureExtractor extractor, string featureKey, HeadTrainerOptions trainer, IReadOnlyList<NerSentence> train, CancellationToken cancellationToken)
     {
-        static string Key(NerSentence s) => string.Join('\u0001', s.Tokens);
-        var latest = new Dictionary<string, NerSentence>(StringComparer.Ordinal);
-        foreach (var sentence in labels)
-        {
-            latest[Key(sentence)] = sentence;
-        }
-
-        var fixedSet = _options.EvalFiles.TryGetValue(TaskNames.Ner, out var evalFile) ? ConllReader.Read(evalFile).ToList() : [];
-        var heldOut = latest.Where(l => IsHeldOut(l.Key)).Select(l => l.Value).ToList();
-        var train = _options.BaseData.GetValueOrDefault(TaskNames.Ner, []).SelectMany(f => ConllReader.Read(f))
-            .Where(s => !latest.ContainsKey(Key(s)))
-            .Concat(latest.Where(l => !IsHeldOut(l.Key)).SelectMany(l => Enumerable.Repeat(l.Value, _options.LabelWeight)))
-            .OrderBy(Key, StringComparer.Ordinal)
-            .ToList();
-
-        var missing = train.Where(s => !_wordFeatures.ContainsKey(featureKey + Key(s))).DistinctBy(Key).ToList();
+        var missing = train.Where(s => !_wordFeatures.ContainsKey(featureKey + SentenceKey(s))).DistinctBy(SentenceKey).ToList();
         if (missing.Count > 0)
         {
             var computed = extractor.Words([.. missing.Select(s => s.Tokens)], spec.Layers, spec.WordShape, cancellationToken);
             for (var i = 0; i < missing.Count; i++)
             {
-                _wordFeatures[featureKey + Key(missing[i])] = computed[i];
+                _wordFeatures[featureKey + SentenceKey(missing[i])] = computed[i];
             }
         }
 
@@ -242,7 +299,7 @@ public sealed class LabelTrainingJob
         var tags = new List<int>();
         foreach (var sentence in train)
         {
-            var vectors = _wordFeatures[featureKey + Key(sentence)];
+            var vectors = _wordFeatures[featureKey + SentenceKey(sentence)];
             for (var w = 0; w < sentence.Tokens.Count; w++)
             {
                 if (vectors[w] is { } vector && tagIndex.TryGetValue(sentence.Tags[w], out var tag))
@@ -253,20 +310,85 @@ public sealed class LabelTrainingJob
             }
         }
 
-        _log.WriteLine($"[trainer] ner: {train.Count} training sentences ({rows.Count} words), {missing.Count} newly encoded; {heldOut.Count} held-out labels, {fixedSet.Count} fixed evaluation sentences");
-        var result = HeadTrainer.Train([.. rows], [.. tags], spec.Labels.Count, trainer, null, cancellationToken);
-        var sets = new List<(string, Func<ModelSet, EvaluationReport>)>();
-        if (heldOut.Count >= _options.MinHeldOutLabels)
+        _log.WriteLine($"[trainer] ner: {rows.Count} words, {missing.Count} sentences newly encoded");
+        return HeadTrainer.Train([.. rows], [.. tags], spec.Labels.Count, trainer, null, cancellationToken).Head;
+    }
+
+    /// <summary>
+    /// Continues fine-tuning a fine-tuned version: its encoder (read back from the bundle's graph) and its head (from the
+    /// served weights) train together in TorchSharp, and the result is written as a bundle only if ONNX Runtime
+    /// reproduces it (<see cref="FineTunedBundle"/>).
+    /// </summary>
+    private BundleManifest StageFineTuned(
+        string task, BundleManifest parent, string parentDirectory, string parentVersion, HeadSpec spec, LabelData data, string staging, CancellationToken cancellationToken)
+    {
+        DenseHead parentHead;
+        using (var stream = File.OpenRead(Path.Combine(parentDirectory, spec.File)))
         {
-            sets.Add(("held-out labels", models => EvaluationJob.Ner(models, heldOut, cancellationToken)));
+            parentHead = DenseHead.Load(stream);
         }
 
-        if (fixedSet.Count > 0)
+        var vocab = Path.Combine(parentDirectory, parent.Encoder.Vocab);
+        var tokenizer = WordPieceTokenizer.FromFile(vocab);
+        using var encoder = BertEncoder.FromOnnx(Path.Combine(parentDirectory, parent.Encoder.File!), caseTypes: parent.Encoder.TokenTypes == EncoderRef.CaseTokenTypes);
+        var options = new FineTuneOptions
         {
-            sets.Add((Path.GetFileName(evalFile!), models => EvaluationJob.Ner(models, fixedSet, cancellationToken)));
+            Mode = FineTuneMode.Full,
+            Epochs = _options.FineTuneEpochs,
+            BatchSize = _options.FineTuneBatchSize,
+            EncoderLearningRate = _options.FineTuneLearningRate,
+            HeadLearningRate = _options.FineTuneHeadLearningRate,
+            Seed = _options.Seed,
+            ProgressEvery = 50,
+        };
+        TorchSharp.torch.manual_seed(_options.Seed);
+        IBertHead head;
+        IReadOnlyList<string> parityTexts;
+        if (task == TaskNames.Ner)
+        {
+            var tokenHead = new TokenClassificationHead(encoder.Config.Hidden, spec.Labels.Count, spec.Layers, encoder.Config.Layers, spec.WordShape);
+            tokenHead.LoadDenseHead(parentHead);
+            var tagIndex = spec.Labels.Select((t, i) => (t, i)).ToDictionary(p => p.t, p => p.i);
+            var examples = data.Sentences.Select(s => TokenExample.Create(tokenizer, s, tagIndex, parent.MaxSequenceLength)).ToList();
+            new TokenFineTuner(encoder, tokenHead, spec.Labels, options, _log).Train(examples, [], cancellationToken);
+            head = tokenHead;
+            parityTexts = FineTuneJob.Spread(data.Sentences.Select(s => string.Join(' ', s.Tokens)).Distinct(StringComparer.Ordinal).ToList());
+        }
+        else
+        {
+            var positive = spec.Labels[^1];
+            var sequenceHead = new SequenceClassificationHead(encoder.Config.Hidden, spec.Labels.Count, spec.Layers, encoder.Config.Layers, spec.Pooling ?? "mean");
+            sequenceHead.LoadDenseHead(parentHead);
+            var examples = data.Texts.Select(r => SequenceExample.Create(tokenizer, r.Text, r.Label == positive ? 1 : 0, parent.MaxSequenceLength)).ToList();
+            var weights = task == TaskNames.Claims ? SequenceFineTuner.BalancedWeights(examples, spec.Labels.Count) : null;
+            new SequenceFineTuner(encoder, sequenceHead, options, _log, weights).Train(examples, [], cancellationToken);
+            head = sequenceHead;
+            parityTexts = FineTuneJob.Spread(data.Texts.Select(r => r.Text).Distinct(StringComparer.Ordinal).ToList());
         }
 
-        return (result.Head, sets, train.Count);
+        try
+        {
+            return FineTunedBundle.Write(staging, "candidate", new FineTunedBundleRequest
+            {
+                Name = parent.Name,
+                Encoder = encoder,
+                Heads = [new ExportedHead(task, head, spec.Labels)],
+                ParityTexts = parityTexts,
+                MaxSequenceLength = parent.MaxSequenceLength,
+                ParentVersion = parentVersion,
+                VocabPath = vocab,
+                Metrics = parent.Metrics,
+                Training = new Dictionary<string, string>
+                {
+                    ["caseTypes"] = encoder.Config.CaseTypes ? "true" : "false",
+                    ["wordShape"] = spec.WordShape ? "true" : "false",
+                },
+            });
+        }
+        finally
+        {
+            ((IDisposable)head).Dispose();
+        }
     }
 
     /// <summary>

@@ -46,6 +46,26 @@ public sealed class TrainerOptions
 
     /// <summary>Each reviewer label counts this many times against the base data in training.</summary>
     [Range(1, 100)] public int LabelWeight { get; set; } = 4;
+
+    /// <summary>
+    /// The bundle each task's labels retrain (spam → <c>spam</c>, claims and ner → <c>articles</c> unless set here, e.g.
+    /// ner → <c>ner-full</c> to keep fine-tuning the encoder that <c>train --mode full</c> wrote).
+    /// </summary>
+    public Dictionary<string, string> Bundles { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>Continuing a fine-tuned version: passes over the training rows (the encoder moves with the head).</summary>
+    [Range(1, 100)] public int FineTuneEpochs { get; set; } = 1;
+
+    /// <summary>Continuing a fine-tuned version: the encoder's learning rate (below a first fine-tuning's, it starts trained).</summary>
+    [Range(1e-7, 1e-2)] public double FineTuneLearningRate { get; set; } = 2e-5;
+
+    /// <summary>Continuing a fine-tuned version: the head's learning rate.</summary>
+    [Range(1e-7, 1.0)] public double FineTuneHeadLearningRate { get; set; } = 1e-4;
+
+    [Range(1, 4096)] public int FineTuneBatchSize { get; set; } = 16;
+
+    /// <summary>The bundle <paramref name="task"/>'s labels retrain.</summary>
+    public string BundleOf(string task) => Bundles.GetValueOrDefault(task) ?? Training.Jobs.TaskDefaults.BundleOf(task);
 }
 
 /// <summary>Topic names of the trainer, configurable under <c>Topics</c>.</summary>

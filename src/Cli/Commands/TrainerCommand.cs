@@ -18,9 +18,10 @@ internal static class TrainerCommand
         var tolerance = new Option<double?>("--tolerance") { Description = "Publish only if F1 on every evaluation set >= current - tolerance (default 0.005)" };
         var baseData = new Option<string[]>("--base") { Description = "TASK=FILE: labelled data the labels add to, e.g. spam=data/sms/SMSSpamCollection.tsv (repeatable)", AllowMultipleArgumentsPerToken = true };
         var evalFiles = new Option<string[]>("--eval") { Description = "TASK=FILE: fixed evaluation file judged beside the held-out labels (repeatable)", AllowMultipleArgumentsPerToken = true };
+        var bundles = new Option<string[]>("--bundle") { Description = "TASK=BUNDLE: the bundle a task's labels retrain (default spam=spam, claims=articles, ner=articles); a fine-tuned one (e.g. ner=ner-full) keeps being fine-tuned (repeatable)", AllowMultipleArgumentsPerToken = true };
         var command = new Command("trainer", "Retrain from reviewers' labels (labels.spam, labels.claims, labels.entities) and publish versions that pass the quality gate")
         {
-            bootstrap, registry, group, minLabels, maxWait, tolerance, baseData, evalFiles,
+            bootstrap, registry, group, minLabels, maxWait, tolerance, baseData, evalFiles, bundles,
         };
         command.SetAction(async (result, ct) =>
         {
@@ -47,13 +48,14 @@ internal static class TrainerCommand
 
             AddTaskFiles(settings, "Trainer:BaseData", result.GetValue(baseData) ?? [], indexed: true);
             AddTaskFiles(settings, "Trainer:EvalFiles", result.GetValue(evalFiles) ?? [], indexed: false);
+            AddTaskFiles(settings, "Trainer:Bundles", result.GetValue(bundles) ?? [], indexed: false, files: false);
             using var host = TrainerHost.Build(settings);
             return await ProcessorCommand.RunHostAsync(host, ct);
         });
         return command;
     }
 
-    private static void AddTaskFiles(Dictionary<string, string?> settings, string section, string[] values, bool indexed)
+    private static void AddTaskFiles(Dictionary<string, string?> settings, string section, string[] values, bool indexed, bool files = true)
     {
         var counts = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var value in values)
@@ -61,7 +63,7 @@ internal static class TrainerCommand
             var split = value.Split('=', 2);
             if (split.Length != 2 || split[0] is not (TaskNames.Spam or TaskNames.Claims or TaskNames.Ner) || split[1].Length == 0)
             {
-                throw new ArgumentException($"'{value}' is not TASK=FILE with TASK one of spam, claims, ner.");
+                throw new ArgumentException($"'{value}' is not TASK={(files ? "FILE" : "BUNDLE")} with TASK one of spam, claims, ner.");
             }
 
             if (indexed)
@@ -72,7 +74,7 @@ internal static class TrainerCommand
             }
             else
             {
-                settings[$"{section}:{split[0]}"] = Path.GetFullPath(split[1]);
+                settings[$"{section}:{split[0]}"] = files ? Path.GetFullPath(split[1]) : split[1];
             }
         }
     }

@@ -115,10 +115,7 @@ public sealed class ModelRegistry
         try
         {
             writeFiles(staging);
-            var files = Directory.GetFiles(staging)
-                .Where(f => Path.GetFileName(f) != ManifestFile)
-                .OrderBy(f => f, StringComparer.Ordinal)
-                .ToDictionary(f => Path.GetFileName(f), FileHash.Sha256);
+            var files = HashFiles(staging);
             while (true)
             {
                 var version = NextVersion(bundle);

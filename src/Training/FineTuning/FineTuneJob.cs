@@ -40,7 +40,8 @@ public static class FineTuneJob
     /// <summary>Share of training rows held back for validation when no development file is given.</summary>
     public const int ValidationPercent = 10;
 
-    private const int ParityTextCount = 24;
+    /// <summary>Texts an export is proven on (<see cref="Spread"/>).</summary>
+    public const int ParityTextCount = 24;
 
     public static async Task<FineTuneOutcome> RunAsync(TrainRequest request, TextWriter log, CancellationToken cancellationToken)
         => await Task.Run(() => Run(request, log, cancellationToken), cancellationToken).ConfigureAwait(false);
@@ -309,7 +310,7 @@ public static class FineTuneJob
     }
 
     /// <summary>Up to <paramref name="count"/> texts spread over the list (lengths and styles vary more than in its first lines).</summary>
-    private static List<string> Spread(IReadOnlyList<string> texts, int count)
+    public static List<string> Spread(IReadOnlyList<string> texts, int count = ParityTextCount)
     {
         var step = Math.Max(1, texts.Count / count);
         return texts.Where((_, i) => i % step == 0).Take(count).ToList();

@@ -43,10 +43,15 @@ public sealed class BertEncoder : nn.Module<Tensor, Tensor, Tensor, Tensor[]>
     /// <param name="modelPath">The ONNX export; null for the shipped one.</param>
     /// <param name="device">Where the parameters live.</param>
     /// <param name="caseTypes">
-    /// Give the encoder case token types (<see cref="BertConfig.CaseTypes"/>): the token-type table gets one row per
-    /// case type, each a copy of the pretrained segment-0 row, so before fine-tuning the encoder computes exactly what
-    /// it did pretrained and training learns what a capital means.
+    /// The encoder reads case token types (<see cref="BertConfig.CaseTypes"/>). A pretrained table (one row per
+    /// segment) gets one row per case type, each a copy of the segment-0 row, so before fine-tuning the encoder
+    /// computes exactly what it did pretrained and training learns what a capital means; a table that already has them
+    /// (a fine-tuned encoder read back from its bundle) is kept.
     /// </param>
+    /// <remarks>
+    /// A graph written by <see cref="BertOnnxWriter"/> also holds its heads' weights (under <c>heads.</c>); they are not
+    /// the encoder's and are left out. Any other tensor the model lacks, or lacks but the model has, fails the load.
+    /// </remarks>
     public static BertEncoder FromOnnx(string? modelPath = null, Device? device = null, bool caseTypes = false)
     {
         TorchRuntime.EnsureLoaded();
@@ -54,9 +59,18 @@ public sealed class BertEncoder : nn.Module<Tensor, Tensor, Tensor, Tensor[]>
         var weights = OnnxWeights.Read(model);
         var heads = OnnxWeights.AttentionHeads(model)
             ?? throw new InvalidDataException("The graph does not show the attention head count (no Reshape of the keys by a constant shape).");
+        foreach (var head in weights.Keys.Where(k => k.StartsWith(BertOnnxWriter.HeadPrefix, StringComparison.Ordinal)).ToList())
+        {
+            weights.Remove(head);
+        }
+
         if (caseTypes)
         {
-            weights[TokenTypeWeight] = CaseTypeTable(weights.TryGetValue(TokenTypeWeight, out var types) ? types : throw new InvalidDataException($"The model has no {TokenTypeWeight}."));
+            var types = weights.TryGetValue(TokenTypeWeight, out var table) ? table : throw new InvalidDataException($"The model has no {TokenTypeWeight}.");
+            if (types.Shape[0] != WordShape.CaseTypeCount)
+            {
+                weights[TokenTypeWeight] = CaseTypeTable(types);
+            }
         }
 
         var encoder = new BertEncoder(BertConfig.FromWeights(weights, heads) with { CaseTypes = caseTypes });

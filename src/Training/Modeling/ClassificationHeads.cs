@@ -30,6 +30,9 @@ public interface IBertHead
     /// <summary>The serving form of this head (a linear <see cref="DenseHead"/> with the same weights).</summary>
     DenseHead ToDenseHead();
 
+    /// <summary>Takes the weights of a served linear head (the inverse of <see cref="ToDenseHead"/>), to continue training it.</summary>
+    void LoadDenseHead(DenseHead head);
+
     /// <summary>The manifest entry for this head.</summary>
     HeadSpec ToSpec(IReadOnlyList<string> labels, string file);
 }
@@ -107,6 +110,8 @@ public sealed class SequenceClassificationHead : nn.Module<IReadOnlyList<Tensor>
 
     public DenseHead ToDenseHead() => HeadExport.ToDenseHead(_classifier, InputDim, ClassCount);
 
+    public void LoadDenseHead(DenseHead head) => HeadExport.LoadDenseHead(_classifier, head, InputDim, ClassCount);
+
     public HeadSpec ToSpec(IReadOnlyList<string> labels, string file) =>
         new() { Kind = Kind, Labels = labels, Layers = Layers, Pooling = Pooling, WordShape = false, File = file };
 
@@ -182,12 +187,28 @@ public sealed class TokenClassificationHead : nn.Module<IReadOnlyList<Tensor>, T
 
     public DenseHead ToDenseHead() => HeadExport.ToDenseHead(_classifier, InputDim, ClassCount);
 
+    public void LoadDenseHead(DenseHead head) => HeadExport.LoadDenseHead(_classifier, head, InputDim, ClassCount);
+
     public HeadSpec ToSpec(IReadOnlyList<string> labels, string file) =>
         new() { Kind = Kind, Labels = labels, Layers = Layers, WordShape = WordShape, File = file };
 }
 
 internal static class HeadExport
 {
+    public static void LoadDenseHead(Linear classifier, DenseHead head, int inputDim, int classes)
+    {
+        if (head.HiddenDim != 0 || head.Standardizes || head.InputDim != inputDim || head.ClassCount != classes)
+        {
+            throw new InvalidDataException(
+                $"Only a linear head without standardisation of {inputDim}→{classes} can be continued; this one is {head.InputDim}→{head.HiddenDim}→{head.ClassCount}{(head.Standardizes ? ", standardised" : "")}.");
+        }
+
+        using var noGrad = no_grad();
+        var device = classifier.weight!.device;
+        classifier.weight!.copy_(tensor(head.OutputWeightsArray, [classes, inputDim]).to(device));
+        classifier.bias!.copy_(tensor(head.OutputBiasArray, [classes]).to(device));
+    }
+
     /// <summary>A linear DenseHead (hidden dim 0, no standardisation): logits = W·x + b, W in the same [out, in] layout.</summary>
     public static DenseHead ToDenseHead(Linear classifier, int inputDim, int classes)
     {

@@ -38,6 +38,9 @@ public static class BertOnnxWriter
     public const string LastHiddenState = "last_hidden_state";
     public const string WordShapesInput = "word_shapes";
 
+    /// <summary>Initializers of the heads are named <c>heads.{task}.…</c>; everything else is the encoder's.</summary>
+    public const string HeadPrefix = "heads.";
+
     public static string LogitsOutput(string task) => $"logits.{task}";
 
     /// <summary>Builds the graph from the encoder's current weights (copied to the CPU).</summary>
@@ -138,7 +141,7 @@ public static class BertOnnxWriter
     private static void WriteHead(GraphBuilder g, ExportedHead exported, List<string> hidden)
     {
         var head = exported.Head;
-        var prefix = $"heads.{exported.Task}.";
+        var prefix = $"{HeadPrefix}{exported.Task}.";
         var weights = BertEncoder.ParameterArrays((TorchSharp.torch.nn.Module)head)
             .ToDictionary(w => prefix + w.Name, w => w with { Name = prefix + w.Name }, StringComparer.Ordinal);
         foreach (var layer in head.Layers)

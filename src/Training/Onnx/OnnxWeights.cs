@@ -88,6 +88,15 @@ public static class OnnxWeights
         var producer = graph.Node.SelectMany(n => n.Output.Select(o => (o, n))).ToDictionary(p => p.o, p => p.n, StringComparer.Ordinal);
         var keyAdd = graph.Node.FirstOrDefault(n => n.OpType == "Add" && n.Input.Contains("encoder.layer.0.attention.self.key.bias"));
         var reshape = keyAdd is null ? null : graph.Node.FirstOrDefault(n => n.OpType == "Reshape" && n.Input[0] == keyAdd.Output[0]);
+
+        // A graph written by BertOnnxWriter reshapes by a constant [0, 0, heads, head size].
+        if (reshape is not null && initializers.TryGetValue(reshape.Input[1], out var constant)
+            && constant.DataType == (int)TensorProto.Types.DataType.Int64 && Int64s(constant) is { Length: 4 } shape)
+        {
+            return checked((int)shape[2]);
+        }
+
+        // The Hugging Face export computes it: Concat(batch, sequence, heads, head size).
         if (reshape is null || !producer.TryGetValue(reshape.Input[1], out var concat) || concat.OpType != "Concat" || concat.Input.Count != 4)
         {
             return null;
