@@ -254,6 +254,16 @@ public static class HeadTrainingJob
         };
     }
 
-    private static Progress<HeadEpochProgress> EpochPrinter(TextWriter log) => new(p =>
-        log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  epoch {p.Epoch}: loss {p.TrainLoss:F4}, validation {p.ValidationMetric:F4}{(p.Improved ? " *" : "")}")));
+    private static EpochLog EpochPrinter(TextWriter log) => new(log);
+
+    /// <summary>
+    /// Prints each epoch on the training thread, in order. <see cref="Progress{T}"/> would post to the thread pool,
+    /// where a line could arrive after the job returned and its writer was closed (an unhandled exception there ends
+    /// the process).
+    /// </summary>
+    private sealed class EpochLog(TextWriter log) : IProgress<HeadEpochProgress>
+    {
+        public void Report(HeadEpochProgress p) =>
+            log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  epoch {p.Epoch}: loss {p.TrainLoss:F4}, validation {p.ValidationMetric:F4}{(p.Improved ? " *" : "")}"));
+    }
 }
