@@ -23,7 +23,7 @@ public sealed class TrainerFineTuneTests(ITestOutputHelper output) : IDisposable
     public void Run_FineTunedCaseTypedNerVersion_ContinuesEncoderAndHeadAndPublishesANewEncoder()
     {
         var registry = new ModelRegistry(_registry);
-        var sentences = ConllReader.Read(ArticlesData.ConllTrain).Where(s => s.Tokens.Count is >= 4 and <= 30).Take(300).ToList();
+        var sentences = ConllReader.Read(ArticlesData.ConllTrain).Where(s => s.Tokens.Count is >= 5 and <= 14).Take(300).ToList();
         var parity = sentences.Take(24).Select(s => string.Join(' ', s.Tokens)).ToList();
         using (var encoder = BertEncoder.FromOnnx(caseTypes: true))
         {
@@ -46,7 +46,7 @@ public sealed class TrainerFineTuneTests(ITestOutputHelper output) : IDisposable
         {
             Registry = _registry,
             Bundles = { [TaskNames.Ner] = Bundle },
-            LabelWeight = 4,
+            LabelWeight = 3,
             FineTuneEpochs = 2,
             FineTuneLearningRate = 1e-4,
             FineTuneHeadLearningRate = 2e-3,
