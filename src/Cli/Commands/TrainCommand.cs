@@ -27,11 +27,11 @@ internal static class TrainCommand
             DefaultValueFactory = _ => TrainModes.Heads,
         };
         mode.AcceptOnlyFromAmong(TrainModes.Heads, TrainModes.Full);
-        var lr = new Option<float?>("--lr") { Description = "Fine-tuning: encoder learning rate in full mode (default 5e-5), head learning rate in heads mode (default 1e-3)" };
+        var lr = new Option<float?>("--lr") { Description = "Fine-tuning: encoder learning rate in full mode (default 5e-5; ner 1e-4), head learning rate in heads mode (default 1e-3)" };
         var headLr = new Option<float?>("--head-lr") { Description = "Fine-tuning, full mode: head learning rate (default 1e-3)" };
-        var batchSize = new Option<int?>("--batch-size") { Description = "Fine-tuning: examples per step (default 32)" };
+        var batchSize = new Option<int?>("--batch-size") { Description = "Fine-tuning: examples per step (default 32; ner in full mode 16)" };
         var maxLength = new Option<int?>("--max-length") { Description = "Fine-tuning: word pieces per example including [CLS] and [SEP] (default 128)" };
-        var caseTypes = new Option<bool>("--case-types") { Description = "Fine-tuning, ner: the encoder reads each word's case (none, initial, all capitals) as its token type" };
+        var caseTypes = new Option<bool?>("--case-types") { Description = "Fine-tuning, ner: the encoder reads each word's case (none, initial, all capitals) as its token type (default: on for ner in full mode)" };
         var int8 = new Option<bool>("--int8") { Description = "Fine-tuning: also write an int8-quantised copy as <bundle>-int8 and compare it with fp32" };
         var command = new Command("train", "Train a task head (or fine-tune the encoder with it) and write a new bundle version")
         {
@@ -68,7 +68,7 @@ internal static class TrainCommand
             {
                 Mode = result.GetValue(mode)!,
                 FineTune = result.GetValue(lr) is not null || result.GetValue(headLr) is not null || result.GetValue(batchSize) is not null
-                    || result.GetValue(maxLength) is not null || result.GetValue(int8) || result.GetValue(caseTypes),
+                    || result.GetValue(maxLength) is not null || result.GetValue(int8) || result.GetValue(caseTypes) is not null,
             };
             if (!request.UsesFineTuning)
             {
@@ -77,15 +77,17 @@ internal static class TrainCommand
                 return 0;
             }
 
+            var full = request.Mode == TrainModes.Full;
+            var defaults = full ? FullModeDefaults.For(request.Task) : null;
             request = request with
             {
-                FineTuneLearningRate = result.GetValue(lr),
+                FineTuneLearningRate = result.GetValue(lr) ?? (float?)defaults?.EncoderLearningRate,
                 HeadLearningRate = result.GetValue(headLr),
                 QuantizeInt8 = result.GetValue(int8),
-                CaseTypes = result.GetValue(caseTypes),
-                BatchSize = result.GetValue(batchSize) ?? request.BatchSize,
+                CaseTypes = result.GetValue(caseTypes) ?? defaults?.CaseTypes ?? false,
+                BatchSize = result.GetValue(batchSize) ?? defaults?.BatchSize ?? request.BatchSize,
                 MaxSequenceLength = result.GetValue(maxLength) ?? request.MaxSequenceLength,
-                FineTuneEpochs = result.GetValue(epochs) ?? request.FineTuneEpochs,
+                FineTuneEpochs = result.GetValue(epochs) ?? defaults?.Epochs ?? request.FineTuneEpochs,
                 // Without --layers each mode picks its own (full: the last layer); the per-task default is the frozen-feature choice.
                 Layers = result.GetValue(layers) is null ? null : request.Layers,
             };

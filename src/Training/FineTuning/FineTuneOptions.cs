@@ -55,6 +55,18 @@ public sealed record FineTuneOptions
     public int BucketChunkBatches { get; init; } = 50;
 }
 
+/// <summary>
+/// What <c>train --mode full</c> uses for a task unless told otherwise: the BERT recipe (3 epochs, batch 32, encoder lr
+/// 5e-5), except NER, where four epochs at 1e-4 in batches of 16 with case token types measured CoNLL-2003 test entity
+/// F1 0.895 against 0.856 for two epochs of the general recipe (README, "Fine-tuning").
+/// </summary>
+public sealed record FullModeDefaults(int Epochs, int BatchSize, double EncoderLearningRate, bool CaseTypes)
+{
+    public static FullModeDefaults For(string task) => task == Contracts.TaskNames.Ner
+        ? new FullModeDefaults(4, 16, 1e-4, true)
+        : new FullModeDefaults(3, 32, 5e-5, false);
+}
+
 /// <summary>One optimisation step, as reported to <see cref="FineTuner{TExample}.StepCompleted"/>.</summary>
 /// <param name="Step">1-based step number over the whole run.</param>
 /// <param name="TotalSteps">Steps the schedule was planned for.</param>
