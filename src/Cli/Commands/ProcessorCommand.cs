@@ -12,9 +12,10 @@ internal static class ProcessorCommand
         var bootstrap = new Option<string>("--bootstrap") { Description = "Kafka bootstrap servers", Required = true };
         var registry = new Option<string>("--registry") { Description = "Model registry folder", DefaultValueFactory = _ => ModelRegistry.DefaultRoot };
         var group = new Option<string>("--group") { Description = "Consumer group id", DefaultValueFactory = _ => "streambert-processor" };
+        var nerBundle = new Option<string?>("--ner-bundle") { Description = "Bundle whose NER head serves articles instead of the articles bundle's, e.g. ner-full" };
         var command = new Command("processor", "Consume messages and articles, label them, publish the labels (at-least-once)")
         {
-            bootstrap, registry, group,
+            bootstrap, registry, group, nerBundle,
         };
         command.SetAction(async (result, ct) =>
         {
@@ -23,6 +24,7 @@ internal static class ProcessorCommand
                 ["Processor:BootstrapServers"] = result.GetValue(bootstrap),
                 ["Processor:Registry"] = result.GetValue(registry),
                 ["Processor:GroupId"] = result.GetValue(group),
+                ["Processor:NerBundle"] = result.GetValue(nerBundle),
             });
             return await RunHostAsync(host, ct);
         });

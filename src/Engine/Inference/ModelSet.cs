@@ -40,6 +40,9 @@ public sealed class ModelSet : IDisposable
     /// <summary>The folder each bundle was loaded from, by bundle name.</summary>
     public IReadOnlyDictionary<string, string> Directories { get; }
 
+    /// <summary>The task → bundle choices this set was loaded with (a hot swap loads its successor with the same).</summary>
+    public IReadOnlyDictionary<string, string> TaskBundles { get; private init; } = new Dictionary<string, string>(StringComparer.Ordinal);
+
     /// <summary>sha256 of the vocabulary every bundle of the set shares.</summary>
     public string VocabSha256 { get; }
 
@@ -60,9 +63,16 @@ public sealed class ModelSet : IDisposable
     /// A live set whose encoder sessions may be shared where the graph (sha256) and the layers are the same: a new
     /// version that only changed heads then loads in milliseconds and costs no second copy of the encoder.
     /// </param>
-    public static ModelSet Load(IReadOnlyCollection<string> bundleDirectories, SessionSettings? settings = null, ModelSet? reuse = null)
+    /// <param name="taskBundles">
+    /// Task → the bundle that serves it when several loaded bundles have a head for it (a fine-tuned <c>ner-full</c>
+    /// beside <c>articles</c>); the other bundles' heads for that task are not loaded. Without an entry, two bundles
+    /// with the same task are an error.
+    /// </param>
+    public static ModelSet Load(
+        IReadOnlyCollection<string> bundleDirectories, SessionSettings? settings = null, ModelSet? reuse = null, IReadOnlyDictionary<string, string>? taskBundles = null)
     {
         ArgumentOutOfRangeException.ThrowIfZero(bundleDirectories.Count);
+        taskBundles ??= new Dictionary<string, string>(StringComparer.Ordinal);
         var manifests = new List<(string Dir, BundleManifest Manifest)>();
         foreach (var dir in bundleDirectories)
         {
@@ -73,6 +83,10 @@ public sealed class ModelSet : IDisposable
 
             manifests.Add((dir, ModelRegistry.ReadManifest(dir)));
         }
+
+        var loadedNames = manifests.Select(m => m.Manifest.Name).ToHashSet(StringComparer.Ordinal);
+        bool Serves(BundleManifest manifest, string task) =>
+            !taskBundles.TryGetValue(task, out var owner) || !loadedNames.Contains(owner) || owner == manifest.Name;
 
         var encoderKeys = new List<string>();
         var encoderPaths = new List<string>();
@@ -96,9 +110,12 @@ public sealed class ModelSet : IDisposable
                 throw new InvalidDataException($"Bundles on encoder {manifest.Encoder.Sha256} disagree on its token types.");
             }
 
-            foreach (var head in manifest.Heads.Values)
+            foreach (var (task, head) in manifest.Heads)
             {
-                encoderLayers[index].UnionWith(head.Layers);
+                if (Serves(manifest, task))
+                {
+                    encoderLayers[index].UnionWith(head.Layers);
+                }
             }
 
             vocabPaths.Add(Path.Combine(dir, manifest.Encoder.Vocab));
@@ -125,7 +142,7 @@ public sealed class ModelSet : IDisposable
             {
                 var encoderIndex = encoderKeys.IndexOf(manifest.Encoder.Sha256);
                 var model = new ModelRef(manifest.Name, manifest.Version);
-                foreach (var (task, spec) in manifest.Heads)
+                foreach (var (task, spec) in manifest.Heads.Where(h => Serves(manifest, h.Key)))
                 {
                     DenseHead head;
                     using (var stream = File.OpenRead(Path.Combine(dir, spec.File)))
@@ -153,7 +170,10 @@ public sealed class ModelSet : IDisposable
                 tokenizer,
                 manifests.ToDictionary(m => m.Manifest.Name, m => m.Manifest),
                 manifests.ToDictionary(m => m.Manifest.Name, m => m.Dir),
-                vocabHashes[0]);
+                vocabHashes[0])
+            {
+                TaskBundles = taskBundles,
+            };
         }
         catch
         {

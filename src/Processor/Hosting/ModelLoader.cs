@@ -1,3 +1,4 @@
+using StreamBert.Contracts;
 using StreamBert.Engine.Inference;
 using StreamBert.Engine.Models;
 
@@ -20,10 +21,17 @@ public static class ModelLoader
             inputTopics.Add(topics.Messages);
         }
 
+        var taskBundles = new Dictionary<string, string>(StringComparer.Ordinal);
         if (registry.CurrentDirectory(options.ArticlesBundle) is { } articles)
         {
             directories.Add(articles);
             inputTopics.Add(topics.Articles);
+            if (options.NerBundle is { Length: > 0 } nerBundle)
+            {
+                directories.Add(registry.CurrentDirectory(nerBundle)
+                    ?? throw new InvalidOperationException($"The registry {registry.Root} has no current version of the NER bundle '{nerBundle}'."));
+                taskBundles[TaskNames.Ner] = nerBundle;
+            }
         }
 
         if (directories.Count == 0)
@@ -33,7 +41,7 @@ public static class ModelLoader
         }
 
         var settings = SessionSettingsOf(options);
-        return new ServingPlan(ModelSet.Load(directories, settings), inputTopics, settings);
+        return new ServingPlan(ModelSet.Load(directories, settings, taskBundles: taskBundles), inputTopics, settings);
     }
 
     public static SessionSettings SessionSettingsOf(ProcessorOptions options) => new()

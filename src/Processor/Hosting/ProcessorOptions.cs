@@ -31,6 +31,12 @@ public sealed class ProcessorOptions
     public string SpamBundle { get; set; } = "spam";
     public string ArticlesBundle { get; set; } = "articles";
 
+    /// <summary>
+    /// Optional bundle whose NER head serves articles instead of the articles bundle's, e.g. <c>ner-full</c> (what
+    /// <c>train --task ner --mode full</c> writes); its encoder reads the same sentences beside the claims encoder.
+    /// </summary>
+    public string? NerBundle { get; set; }
+
     /// <summary>A batch closes when its padded token count reaches this.</summary>
     [Range(16, 1_000_000)] public int MaxBatchTokens { get; set; } = 4096;
 

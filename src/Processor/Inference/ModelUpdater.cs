@@ -126,7 +126,7 @@ public sealed partial class ModelUpdater
             }
 
             var directories = new Dictionary<string, string>(live.Directories, StringComparer.Ordinal) { [published.Name] = directory };
-            candidate = ModelSet.Load(directories.Values, _settings, reuse: ShareEncoders ? live : null);
+            candidate = ModelSet.Load(directories.Values, _settings, reuse: ShareEncoders ? live : null, taskBundles: live.TaskBundles);
             if (candidate.VocabSha256 != live.VocabSha256)
             {
                 return Refused(published, "its vocabulary differs from the one inputs are tokenized with");

@@ -100,7 +100,8 @@ public sealed class Preprocessor
             }
 
             windows.Clear();
-            TokenWindows.Plan(tokens.Count, claims.MaxSequenceLength, _options.WindowOverlap, windows);
+            // Both heads read every window, so it fits the shorter of their bundles' lengths.
+            TokenWindows.Plan(tokens.Count, Math.Min(claims.MaxSequenceLength, ner.MaxSequenceLength), _options.WindowOverlap, windows);
             for (var w = 0; w < windows.Count; w++)
             {
                 AddSequence(document, models, tokens, windows[w], s, w, windows.Count, TaskSet.Claims | TaskSet.Ner, claims.EncoderIndex, WordShape.ForSequence(document.Text, tokens, windows[w].Start, windows[w].Count));

@@ -34,7 +34,7 @@ public sealed class CaseTypesTests(BertFixture fixture, ITestOutputHelper output
     }
 
     [Fact]
-    public void Bundle_CaseTypedNerBesidePretrainedClaims_EachTaskRunsOnItsOwnEncoderWithItsOwnTypes()
+    public void Bundle_CaseTypedNerBesideAnArticlesBundle_NerFromItsOwnEncoderWithItsOwnTypesClaimsFromTheOther()
     {
         using var cased = BertEncoder.FromOnnx(caseTypes: true);
         torch.manual_seed(5);
@@ -48,12 +48,17 @@ public sealed class CaseTypesTests(BertFixture fixture, ITestOutputHelper output
 
         using var ner = new TokenClassificationHead(cased.Config.Hidden, LabelSets.NerTags.Count, wordShape: true);
         using var claims = new SequenceClassificationHead(fixture.Encoder.Config.Hidden, 2);
+        using var articlesNer = new TokenClassificationHead(fixture.Encoder.Config.Hidden, LabelSets.NerTags.Count, wordShape: true);
         var nerDir = Path.Combine(_root, "ner");
-        var claimsDir = Path.Combine(_root, "claims");
+        var articlesDir = Path.Combine(_root, "articles");
         var nerManifest = FineTunedBundle.Write(nerDir, "v1", Request("ner-case", cased, new ExportedHead(TaskNames.Ner, ner, LabelSets.NerTags)));
-        FineTunedBundle.Write(claimsDir, "v1", Request("claims-plain", fixture.Encoder, new ExportedHead(TaskNames.Claims, claims, LabelSets.ClaimLabels)));
+        FineTunedBundle.Write(articlesDir, "v1", Request(
+            "articles", fixture.Encoder, new ExportedHead(TaskNames.Claims, claims, LabelSets.ClaimLabels), new ExportedHead(TaskNames.Ner, articlesNer, LabelSets.NerTags)));
 
-        using var models = ModelSet.Load([claimsDir, nerDir]);
+        // Two bundles with an NER head need a choice; the processor's NerBundle makes it.
+        var ambiguous = Assert.Throws<InvalidDataException>(() => ModelSet.Load([articlesDir, nerDir]));
+        Assert.Contains("Two bundles serve task ner", ambiguous.Message, StringComparison.Ordinal);
+        using var models = ModelSet.Load([articlesDir, nerDir], taskBundles: new Dictionary<string, string> { [TaskNames.Ner] = "ner-case" });
         var work = fixture.Texts.Select(t => Work(fixture.Tokenizer, t)).ToList();
         models.Run(work);
 
@@ -79,6 +84,8 @@ public sealed class CaseTypesTests(BertFixture fixture, ITestOutputHelper output
         output.WriteLine($"served vs TorchSharp: ner {nerDiff:E2}, claims {claimsDiff:E2}; case types change NER probabilities by up to {typesEffect:F3}; parity {nerManifest.Training["onnxParityMaxAbsDiff"]}");
         Assert.Equal(EncoderRef.CaseTokenTypes, nerManifest.Encoder.TokenTypes);
         Assert.Equal(2, models.Encoders.Count);
+        Assert.Equal("ner-case", models.RequiredHead(TaskNames.Ner).Model.Name);
+        Assert.Equal("articles", models.RequiredHead(TaskNames.Claims).Model.Name);
         Assert.InRange(nerDiff, 0, 1e-4);
         Assert.InRange(claimsDiff, 0, 1e-4);
         Assert.True(typesEffect > 1e-2, $"Case types changed NER probabilities by only {typesEffect}.");
@@ -108,11 +115,11 @@ public sealed class CaseTypesTests(BertFixture fixture, ITestOutputHelper output
         }
     }
 
-    private FineTunedBundleRequest Request(string name, BertEncoder encoder, ExportedHead head) => new()
+    private FineTunedBundleRequest Request(string name, BertEncoder encoder, params ExportedHead[] heads) => new()
     {
         Name = name,
         Encoder = encoder,
-        Heads = [head],
+        Heads = heads,
         ParityTexts = fixture.Texts,
         MaxSequenceLength = BertFixture.MaxLength,
     };
