@@ -111,7 +111,8 @@ public sealed class OffsetPropertyTests
         foreach (var work in all)
         {
             Assert.NotNull(work.TagProbabilities);
-            Assert.NotNull(work.ArticlesModel);
+            Assert.NotNull(work.ClaimsModel);
+            Assert.NotNull(work.EntitiesModel);
             if (((SequenceOwner)work.State!).Document.CompleteOne())
             {
                 completed++;

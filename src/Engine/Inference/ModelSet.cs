@@ -291,7 +291,7 @@ public sealed class ModelSet : IDisposable
             {
                 var head = claims;
                 work.ClaimScore = PositiveProbability(head, states, row, work.Ids.Length, features, logits);
-                work.ArticlesModel = head.Model;
+                work.ClaimsModel = head.Model;
             }
 
             if ((work.Tasks & TaskSet.Ner) != 0 && ner is not null)
@@ -320,7 +320,7 @@ public sealed class ModelSet : IDisposable
                 }
 
                 work.TagProbabilities = probabilities;
-                work.ArticlesModel = head.Model;
+                work.EntitiesModel = head.Model;
             }
         }
     }

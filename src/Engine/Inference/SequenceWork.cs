@@ -44,9 +44,10 @@ public sealed class SequenceWork
     /// <summary>NER tag probabilities per position, row-major [Ids.Length, tags]; [CLS]/[SEP] rows are unused.</summary>
     public float[]? TagProbabilities { get; set; }
 
-    /// <summary>The exact model versions that produced the outputs.</summary>
+    /// <summary>The exact model versions that produced the outputs (claims and entities may come from different bundles).</summary>
     public ModelRef? SpamModel { get; set; }
-    public ModelRef? ArticlesModel { get; set; }
+    public ModelRef? ClaimsModel { get; set; }
+    public ModelRef? EntitiesModel { get; set; }
 
     /// <summary>Padded length of the batch this sequence ran in (for padding metrics).</summary>
     public int Length => Ids.Length;

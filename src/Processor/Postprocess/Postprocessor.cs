@@ -62,7 +62,8 @@ public sealed class Postprocessor
         var text = document.Text;
         var sentences = new List<SentenceLabel>(document.Sentences.Count);
         var entities = new List<EntitySpan>();
-        ModelRef? model = null;
+        ModelRef? claimsModel = null;
+        ModelRef? entitiesModel = null;
         var ner = (IReadOnlyList<string>)LabelSets.NerTags;
         var wordSpans = new List<WordSpan>();
         var sequence = 0;
@@ -79,7 +80,8 @@ public sealed class Postprocessor
             for (var q = first; q < sequence; q++)
             {
                 claimScore = Math.Max(claimScore, document.Sequences[q].ClaimScore);
-                model ??= document.Sequences[q].ArticlesModel;
+                claimsModel ??= document.Sequences[q].ClaimsModel;
+                entitiesModel ??= document.Sequences[q].EntitiesModel;
             }
 
             var (start, length) = document.Sentences[s].GetOffsetAndLength(text.Length);
@@ -95,10 +97,11 @@ public sealed class Postprocessor
             }
         }
 
-        var modelRef = model ?? throw new InvalidOperationException("A scored article has no model.");
         var key = Encoding.UTF8.GetBytes(document.Id);
-        var claims = JsonSerializer.SerializeToUtf8Bytes(new ClaimsOutput(document.Id, modelRef, sentences));
-        var spans = JsonSerializer.SerializeToUtf8Bytes(new EntitiesOutput(document.Id, modelRef, entities));
+        var claims = JsonSerializer.SerializeToUtf8Bytes(new ClaimsOutput(
+            document.Id, claimsModel ?? throw new InvalidOperationException("A scored article has no claims model."), sentences));
+        var spans = JsonSerializer.SerializeToUtf8Bytes(new EntitiesOutput(
+            document.Id, entitiesModel ?? throw new InvalidOperationException("A scored article has no NER model."), entities));
         return new OutputSet(document.Record, [new OutputRecord(_topics.ArticlesClaims, key, claims), new OutputRecord(_topics.ArticlesEntities, key, spans)], document.Id);
     }
 

@@ -86,6 +86,7 @@ public sealed class CaseTypesTests(BertFixture fixture, ITestOutputHelper output
         Assert.Equal(2, models.Encoders.Count);
         Assert.Equal("ner-case", models.RequiredHead(TaskNames.Ner).Model.Name);
         Assert.Equal("articles", models.RequiredHead(TaskNames.Claims).Model.Name);
+        Assert.All(work, w => Assert.Equal(("articles", "ner-case"), (w.ClaimsModel!.Name, w.EntitiesModel!.Name)));
         Assert.InRange(nerDiff, 0, 1e-4);
         Assert.InRange(claimsDiff, 0, 1e-4);
         Assert.True(typesEffect > 1e-2, $"Case types changed NER probabilities by only {typesEffect}.");
