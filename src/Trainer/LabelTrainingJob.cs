@@ -55,6 +55,11 @@ public sealed class LabelTrainingJob
         var parent = ModelRegistry.ReadManifest(parentDirectory);
         var spec = parent.Heads.GetValueOrDefault(task) ?? throw new InvalidOperationException($"{bundle} {parentVersion} has no {task} head.");
         var data = task == TaskNames.Ner ? NerData(sentenceLabels) : BinaryData(task, spec, textLabels);
+        DenseHead parentHead;
+        using (var stream = File.OpenRead(Path.Combine(parentDirectory, spec.File)))
+        {
+            parentHead = DenseHead.Load(stream);
+        }
 
         // A version with its own encoder and this head alone was fine-tuned (train --mode full): encoder and head
         // continue from it. Otherwise the encoder is shared with other heads or versions, and only the head is retrained.
@@ -64,8 +69,8 @@ public sealed class LabelTrainingJob
         try
         {
             var draft = fineTune
-                ? StageFineTuned(task, parent, parentDirectory, parentVersion, spec, data, staging, cancellationToken)
-                : StageHead(task, parent, parentDirectory, parentVersion, spec, data, staging, cancellationToken);
+                ? StageFineTuned(task, parent, parentDirectory, parentVersion, spec, parentHead, data, staging, cancellationToken)
+                : StageHead(task, parent, parentDirectory, parentVersion, spec, parentHead, data, staging, cancellationToken);
             _log.WriteLine($"[trainer] {task}: candidate trained on {data.TrainRows} rows in {clock.Elapsed.TotalSeconds:F0} s ({(fineTune ? "encoder and head fine-tuned" : "head retrained")}); judging against {bundle} {parentVersion}");
 
             // The candidate is staged exactly as it would be served; both versions are judged through the serving path.
@@ -227,14 +232,8 @@ public sealed class LabelTrainingJob
 
     /// <summary>A new head on the current version's frozen features (same encoder, layers, pooling and head shape) beside the parent's other files.</summary>
     private BundleManifest StageHead(
-        string task, BundleManifest parent, string parentDirectory, string parentVersion, HeadSpec spec, LabelData data, string staging, CancellationToken cancellationToken)
+        string task, BundleManifest parent, string parentDirectory, string parentVersion, HeadSpec spec, DenseHead parentHead, LabelData data, string staging, CancellationToken cancellationToken)
     {
-        DenseHead parentHead;
-        using (var stream = File.OpenRead(Path.Combine(parentDirectory, spec.File)))
-        {
-            parentHead = DenseHead.Load(stream);
-        }
-
         var encoderPath = parent.Encoder.File is { } file ? Path.Combine(parentDirectory, file) : MiniLmResources.Ensure().ModelPath;
         var tokenizer = WordPieceTokenizer.FromFile(Path.Combine(parentDirectory, parent.Encoder.Vocab));
         using var session = EncoderSession.FromFile(encoderPath, spec.Layers);
@@ -320,14 +319,8 @@ public sealed class LabelTrainingJob
     /// reproduces it (<see cref="FineTunedBundle"/>).
     /// </summary>
     private BundleManifest StageFineTuned(
-        string task, BundleManifest parent, string parentDirectory, string parentVersion, HeadSpec spec, LabelData data, string staging, CancellationToken cancellationToken)
+        string task, BundleManifest parent, string parentDirectory, string parentVersion, HeadSpec spec, DenseHead parentHead, LabelData data, string staging, CancellationToken cancellationToken)
     {
-        DenseHead parentHead;
-        using (var stream = File.OpenRead(Path.Combine(parentDirectory, spec.File)))
-        {
-            parentHead = DenseHead.Load(stream);
-        }
-
         var vocab = Path.Combine(parentDirectory, parent.Encoder.Vocab);
         var tokenizer = WordPieceTokenizer.FromFile(vocab);
         using var encoder = BertEncoder.FromOnnx(Path.Combine(parentDirectory, parent.Encoder.File!), caseTypes: parent.Encoder.TokenTypes == EncoderRef.CaseTokenTypes);

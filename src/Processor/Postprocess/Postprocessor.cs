@@ -16,6 +16,9 @@ namespace StreamBert.Processor.Postprocess;
 /// </summary>
 public sealed class Postprocessor
 {
+    // Built once: its transition table depends only on the tag set, and Decode keeps no state between calls.
+    private static readonly BioViterbi NerDecoder = new(LabelSets.NerTags);
+
     private readonly ProcessorOptions _options;
     private readonly TopicNames _topics;
 
@@ -64,7 +67,6 @@ public sealed class Postprocessor
         var entities = new List<EntitySpan>();
         ModelRef? claimsModel = null;
         ModelRef? entitiesModel = null;
-        var ner = (IReadOnlyList<string>)LabelSets.NerTags;
         var wordSpans = new List<WordSpan>();
         var sequence = 0;
         for (var s = 0; s < document.Sentences.Count; s++)
@@ -93,7 +95,7 @@ public sealed class Postprocessor
                 claimScore));
             if (sequence > first)
             {
-                DecodeEntities(document, first, sequence, ner, wordSpans, entities);
+                DecodeEntities(document, first, sequence, wordSpans, entities);
             }
         }
 
@@ -109,7 +111,7 @@ public sealed class Postprocessor
     /// First-subword labelling: a word's tag is the argmax at its first piece, read from the window where
     /// that piece had the most context.
     /// </summary>
-    private static void DecodeEntities(Document document, int firstSequence, int endSequence, IReadOnlyList<string> labels, List<WordSpan> wordSpans, List<EntitySpan> entities)
+    private static void DecodeEntities(Document document, int firstSequence, int endSequence, List<WordSpan> wordSpans, List<EntitySpan> entities)
     {
         var pieces = document.Pieces[firstSequence];
         var tokens = pieces.Tokens;
@@ -130,6 +132,7 @@ public sealed class Postprocessor
             }
         }
 
+        var labels = LabelSets.NerTags;
         var tagCount = labels.Count;
         var rows = new float[wordFirstPiece.Count * tagCount];
         for (var w = 0; w < wordFirstPiece.Count; w++)
@@ -142,7 +145,7 @@ public sealed class Postprocessor
         }
 
         var tags = new int[wordFirstPiece.Count];
-        new BioViterbi(labels).Decode(rows, tags);
+        NerDecoder.Decode(rows, tags);
         var probabilities = new float[tags.Length];
         for (var w = 0; w < tags.Length; w++)
         {
