@@ -33,7 +33,8 @@ public static class TrainerHost
                 new ObservabilityEndpoint(options.MetricsHost, options.MetricsPort),
                 sp.GetRequiredService<MeterProvider>(),
                 sp.GetRequiredService<TrainerService>(),
-                sp.GetRequiredService<ILoggerFactory>());
+                sp.GetRequiredService<ILoggerFactory>(),
+                sp.GetRequiredService<TrainerService>());
         });
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ObservabilityServer>());
         builder.Services.AddHostedService(sp => sp.GetRequiredService<TrainerService>());

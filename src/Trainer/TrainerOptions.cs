@@ -31,6 +31,18 @@ public sealed class TrainerOptions
     /// <summary>Held-out labels below this count are too few to judge on; the fixed file (if any) decides alone.</summary>
     [Range(1, 1_000_000)] public int MinHeldOutLabels { get; set; } = 20;
 
+    /// <summary>
+    /// Memory for each task's labels (an estimate: UTF-16 strings plus per-label overhead). The trainer keeps the latest
+    /// label per item (text or NER sentence); past this the labels that arrived first are evicted (<see cref="LabelBook"/>).
+    /// </summary>
+    [Range(1024L, 64L * 1024 * 1024 * 1024)] public long MaxBookBytesPerTask { get; set; } = 64L * 1024 * 1024;
+
+    /// <summary>
+    /// <c>/healthz</c> answers 503 when the consume loop (or the training run it is in) made no progress for this long
+    /// while labels wait: consumer lag, or a run under way. Training runs report progress every few seconds to minutes.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")] public TimeSpan LivenessTimeout { get; set; } = TimeSpan.FromMinutes(10);
+
     /// <summary>Records larger than this go to the labels dead-letter topic unparsed.</summary>
     [Range(64, 64 * 1024 * 1024)] public int MaxLabelBytes { get; set; } = 256 * 1024;
 

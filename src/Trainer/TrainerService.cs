@@ -23,7 +23,7 @@ namespace StreamBert.Trainer;
 /// committed. On restart the label topics are re-read from the beginning (the training set is every label),
 /// and only records past the committed offsets count as new.
 /// </summary>
-public sealed partial class TrainerService : BackgroundService, IReadinessProbe
+public sealed partial class TrainerService : BackgroundService, IReadinessProbe, ILivenessProbe
 {
     public const string MeterName = "StreamBert.Trainer";
 
@@ -37,15 +37,20 @@ public sealed partial class TrainerService : BackgroundService, IReadinessProbe
     private readonly Counter<long> _deadLettered;
     private readonly Counter<long> _runs;
     private readonly Histogram<double> _runSeconds;
-    private readonly Dictionary<string, TaskLabels> _book = new(StringComparer.Ordinal)
-    {
-        [TaskNames.Spam] = new(),
-        [TaskNames.Claims] = new(),
-        [TaskNames.Ner] = new(),
-    };
+    private readonly Dictionary<string, LabelBook> _book;
 
     private readonly TaskCompletionSource _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile TrainingOutcome? _lastOutcome;
+
+    // Written by librdkafka's threads (error handler, delivery reports), acted on by the consume loop.
+    private Error? _fatalClientError;
+    private DeadLetterFailure? _deadLetterFailure;
+
+    // Liveness: when the loop (or the run it is in) last moved, what waited for it, and whether it ended in a fault.
+    private long _lastProgress = Environment.TickCount64;
+    private long _lag;
+    private volatile bool _inRun;
+    private volatile Exception? _loopFault;
 
     public TrainerService(IOptions<TrainerOptions> options, IOptions<TrainerTopics> topics, IOptions<KafkaClientSettings> kafka, ILogger<TrainerService> logger, IHostApplicationLifetime lifetime)
     {
@@ -54,6 +59,12 @@ public sealed partial class TrainerService : BackgroundService, IReadinessProbe
         _kafka = kafka.Value;
         _logger = logger;
         _lifetime = lifetime;
+        _book = new(StringComparer.Ordinal)
+        {
+            [TaskNames.Spam] = new(_options.MaxBookBytesPerTask),
+            [TaskNames.Claims] = new(_options.MaxBookBytesPerTask),
+            [TaskNames.Ner] = new(_options.MaxBookBytesPerTask),
+        };
         _labels = _meter.CreateCounter<long>("streambert_trainer_labels", description: "Label records accepted");
         _deadLettered = _meter.CreateCounter<long>("streambert_trainer_labels_dead_lettered", description: "Label records sent to the labels dead-letter topic");
         _runs = _meter.CreateCounter<long>("streambert_trainer_runs", description: "Training runs by task and result (published, refused, failed)");
@@ -61,6 +72,9 @@ public sealed partial class TrainerService : BackgroundService, IReadinessProbe
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [5, 15, 30, 60, 120, 300, 600, 1800, 3600] });
         _meter.CreateObservableGauge("streambert_trainer_last_f1", ObserveLastScores, description: "F1 of the last run's candidate and of the version it was judged against, per evaluation set");
         _meter.CreateObservableGauge("streambert_trainer_pending_labels", () => _book.Select(b => new Measurement<int>(b.Value.Pending, new KeyValuePair<string, object?>("task", b.Key))), description: "Labels not yet trained on");
+        _meter.CreateObservableGauge("streambert_trainer_book_labels", () => _book.Select(b => new Measurement<int>(b.Value.Count, new KeyValuePair<string, object?>("task", b.Key))), description: "Labels held in memory (latest per item)");
+        _meter.CreateObservableGauge("streambert_trainer_book_bytes", () => _book.Select(b => new Measurement<long>(b.Value.Bytes, new KeyValuePair<string, object?>("task", b.Key))), unit: "By", description: "Estimated memory of the labels held, per task (bounded by Trainer:MaxBookBytesPerTask)");
+        _meter.CreateObservableCounter("streambert_trainer_book_evicted", () => _book.Select(b => new Measurement<long>(b.Value.Evicted, new KeyValuePair<string, object?>("task", b.Key))), description: "Labels evicted, oldest first, to stay within Trainer:MaxBookBytesPerTask");
     }
 
     /// <summary>Raised after every run (published or not).</summary>
@@ -89,6 +103,7 @@ public sealed partial class TrainerService : BackgroundService, IReadinessProbe
             }
             catch (Exception ex)
             {
+                _loopFault = ex;
                 _started.TrySetException(ex);
                 LogFatal(_logger, ex);
                 Environment.ExitCode = 1;
@@ -119,6 +134,25 @@ public sealed partial class TrainerService : BackgroundService, IReadinessProbe
         return new ReadinessReport(reasons.Count == 0 ? "ready" : "unready", reasons, models);
     }
 
+    /// <summary>
+    /// Stalled when the consume loop — or the training run it is in, through the run's progress lines — has not moved
+    /// for <see cref="TrainerOptions.LivenessTimeout"/> while labels wait (consumer lag, or the run itself); dead once
+    /// the loop ended in a fault. An idle trainer with nothing to read is alive.
+    /// </summary>
+    public LivenessReport Liveness()
+    {
+        if (_loopFault is { } fault)
+        {
+            return new LivenessReport(false, "consume loop failed: " + fault.Message);
+        }
+
+        var idle = TimeSpan.FromMilliseconds(Environment.TickCount64 - Interlocked.Read(ref _lastProgress));
+        var waiting = _inRun ? "a training run was under way" : Interlocked.Read(ref _lag) is > 0 and var lag ? $"{lag} label records waited" : null;
+        return waiting is not null && idle > _options.LivenessTimeout
+            ? new LivenessReport(false, FormattableString.Invariant($"consume loop made no progress for {idle.TotalSeconds:F0} s while {waiting}"))
+            : new LivenessReport(true, "ok");
+    }
+
     public override void Dispose()
     {
         _meter.Dispose();
@@ -128,9 +162,12 @@ public sealed partial class TrainerService : BackgroundService, IReadinessProbe
     private void Loop(CancellationToken stoppingToken)
     {
         var boundaries = new Dictionary<TopicPartition, long>();
-        var seen = new HashSet<TopicPartitionOffset>();
+
+        // Next offset to read per partition: what the book already holds. Bounded by the partitions, where a set of
+        // every offset seen grew with the topic.
+        var positions = new Dictionary<TopicPartition, long>();
         using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(ConsumerConfig())
-            .SetErrorHandler((_, e) => LogClientError(_logger, e.Reason))
+            .SetErrorHandler((_, e) => OnClientError(e))
             .SetPartitionsAssignedHandler((c, partitions) =>
             {
                 // Re-read each partition from its start: every label is training data. Offsets below the committed
@@ -141,32 +178,41 @@ public sealed partial class TrainerService : BackgroundService, IReadinessProbe
                     boundaries[tpo.TopicPartition] = tpo.Offset.Value >= 0 ? tpo.Offset.Value : 0;
                 }
 
-                return partitions.Select(p => new TopicPartitionOffset(p, Offset.Beginning));
+                // A partition this process read before (a rebalance gave it back) resumes where the book left it.
+                return partitions.Select(p => new TopicPartitionOffset(p, positions.TryGetValue(p, out var next) ? new Offset(next) : Offset.Beginning));
             })
             .Build();
         using var producer = new ProducerBuilder<byte[]?, byte[]?>(ProducerConfig()).Build();
-        var job = new LabelTrainingJob(_options, new LogWriter(_logger));
-        var positions = new Dictionary<TopicPartition, long>();
+        var job = new LabelTrainingJob(_options, new LogWriter(_logger, MarkProgress));
+        var lagMeasured = Stopwatch.StartNew();
         consumer.Subscribe([_topics.LabelsSpam, _topics.LabelsClaims, _topics.LabelsEntities]);
         LogStarted(_logger, _topics.LabelsSpam, _topics.LabelsClaims, _topics.LabelsEntities);
         _started.TrySetResult();
 
         while (!stoppingToken.IsCancellationRequested)
         {
+            ThrowIfFailed();
             ConsumeResult<byte[]?, byte[]?>? record = null;
             try
             {
                 record = consumer.Consume(TimeSpan.FromMilliseconds(200));
             }
-            catch (ConsumeException ex)
+            catch (ConsumeException ex) when (!ex.Error.IsFatal)
             {
                 LogClientError(_logger, ex.Error.Reason);
             }
 
-            if (record?.Message is not null && seen.Add(record.TopicPartitionOffset))
+            MarkProgress();
+            if (record?.Message is not null && record.Offset.Value >= positions.GetValueOrDefault(record.TopicPartition))
             {
                 Accept(record, boundaries, producer);
                 positions[record.TopicPartition] = record.Offset.Value + 1;
+            }
+
+            if (lagMeasured.Elapsed >= TimeSpan.FromSeconds(1))
+            {
+                Interlocked.Exchange(ref _lag, Lag(consumer, positions));
+                lagMeasured.Restart();
             }
 
             foreach (var (task, labels) in _book)
@@ -189,11 +235,15 @@ public sealed partial class TrainerService : BackgroundService, IReadinessProbe
         if (parsed.Error is { } error)
         {
             var headers = new Headers { { Topics.ErrorHeader, Encoding.UTF8.GetBytes($"{record.Topic}: {error}") } };
+            var position = record.TopicPartitionOffset.ToString();
             producer.Produce(_topics.LabelsDlq, new Message<byte[]?, byte[]?> { Key = record.Message.Key, Value = record.Message.Value, Headers = headers }, report =>
             {
                 if (report.Error.IsError)
                 {
-                    LogDeadLetterFailed(_logger, record.TopicPartitionOffset.ToString(), report.Error.Reason);
+                    // The idempotent producer retried until message.timeout.ms: the record would be lost. The loop stops
+                    // the service before any offset is committed past it, so a restart reads it (and dead-letters it) again.
+                    LogDeadLetterFailed(_logger, position, report.Error.Reason);
+                    Interlocked.CompareExchange(ref _deadLetterFailure, new DeadLetterFailure(position, report.Error.Reason), null);
                 }
             });
             _deadLettered.Add(1, new KeyValuePair<string, object?>("topic", record.Topic));
@@ -206,18 +256,20 @@ public sealed partial class TrainerService : BackgroundService, IReadinessProbe
         _labels.Add(1, new KeyValuePair<string, object?>("topic", record.Topic));
     }
 
-    private void Train(string task, TaskLabels labels, LabelTrainingJob job, IConsumer<byte[]?, byte[]?> consumer, IProducer<byte[]?, byte[]?> producer, Dictionary<TopicPartition, long> positions, CancellationToken stoppingToken)
+    private void Train(string task, LabelBook labels, LabelTrainingJob job, IConsumer<byte[]?, byte[]?> consumer, IProducer<byte[]?, byte[]?> producer, Dictionary<TopicPartition, long> positions, CancellationToken stoppingToken)
     {
         var topic = task switch { TaskNames.Spam => _topics.LabelsSpam, TaskNames.Claims => _topics.LabelsClaims, _ => _topics.LabelsEntities };
         var offsets = positions.Where(p => p.Key.Topic == topic).ToDictionary(p => p.Key, p => p.Value);
         var labelOffsets = offsets.ToDictionary(o => $"{o.Key.Topic}/{o.Key.Partition.Value}", o => o.Value);
         LogRunStarting(_logger, task, labels.Count, labels.Pending);
-        RunStarted?.Invoke(task, labels.Count);
-        var clock = Stopwatch.StartNew();
+        _inRun = true;
         TrainingOutcome outcome;
+        var clock = Stopwatch.StartNew();
         try
         {
-            outcome = job.Run(task, labels.Texts, labels.Sentences, labelOffsets, stoppingToken);
+            RunStarted?.Invoke(task, labels.Count);
+            clock.Restart();
+            outcome = job.Run(task, labels.Texts(), labels.Sentences(), labelOffsets, stoppingToken);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
@@ -225,6 +277,11 @@ public sealed partial class TrainerService : BackgroundService, IReadinessProbe
             _runs.Add(1, new("task", task), new("result", "failed"));
             labels.RetryLater();
             return;
+        }
+        finally
+        {
+            _inRun = false;
+            MarkProgress();
         }
 
         _runSeconds.Record(clock.Elapsed.TotalSeconds, new KeyValuePair<string, object?>("task", task));
@@ -241,7 +298,14 @@ public sealed partial class TrainerService : BackgroundService, IReadinessProbe
             LogRefused(_logger, task, outcome.Reason, Scores(outcome));
         }
 
-        // The run used these labels either way; the position moves on so a restart does not count them again.
+        // The run used these labels either way; the position moves on so a restart does not count them again. Not past
+        // a label whose dead-letter copy is not on its topic: wait for every copy sent so far, stop if one failed.
+        if (producer.Flush(TimeSpan.FromSeconds(60)) > 0)
+        {
+            throw new InvalidOperationException("Dead-letter copies of label records were not acknowledged within 60 s; label offsets are not committed.");
+        }
+
+        ThrowIfFailed();
         if (offsets.Count > 0)
         {
             consumer.Commit(offsets.Select(o => new TopicPartitionOffset(o.Key, o.Value)));
@@ -295,54 +359,61 @@ public sealed partial class TrainerService : BackgroundService, IReadinessProbe
         return config;
     }
 
-    /// <summary>The labels of one task: all of them (the training set) and the ones not trained on yet.</summary>
-    private sealed class TaskLabels
+    private void MarkProgress() => Interlocked.Exchange(ref _lastProgress, Environment.TickCount64);
+
+    private void OnClientError(Error error)
     {
-        private readonly List<LabeledText> _texts = [];
-        private readonly List<NerSentence> _sentences = [];
-        private int _pending;
-
-        public IReadOnlyList<LabeledText> Texts => _texts;
-        public IReadOnlyList<NerSentence> Sentences => _sentences;
-        public int Count => _texts.Count + _sentences.Count;
-        public int Pending => _pending;
-        public Stopwatch? PendingSince { get; private set; }
-
-        public void Add(ParsedLabel label, bool isNew)
+        if (error.IsFatal)
         {
-            if (label.Text is { } text)
-            {
-                _texts.Add(text);
-            }
-            else if (label.Sentence is { } sentence)
-            {
-                _sentences.Add(sentence);
-            }
-
-            if (isNew)
-            {
-                _pending++;
-                PendingSince ??= Stopwatch.StartNew();
-            }
+            // The client is unusable from here on; the loop stops the service with it.
+            Interlocked.CompareExchange(ref _fatalClientError, error, null);
         }
 
-        public void MarkTrained()
-        {
-            _pending = 0;
-            PendingSince = null;
-        }
-
-        /// <summary>After a failed run: try again once <see cref="TrainerOptions.MaxWait"/> has passed, not at once.</summary>
-        public void RetryLater() => PendingSince = Stopwatch.StartNew();
+        LogClientError(_logger, error.Reason);
     }
 
+    /// <summary>Ends the loop (and with it the host) on a fatal client error or a dead letter that could not be sent.</summary>
+    private void ThrowIfFailed()
+    {
+        if (Volatile.Read(ref _fatalClientError) is { } fatal)
+        {
+            throw new KafkaException(fatal);
+        }
+
+        if (Volatile.Read(ref _deadLetterFailure) is { } failed)
+        {
+            throw new InvalidOperationException($"Dead-lettering label record {failed.Position} failed ({failed.Reason}); its offset and later ones stay uncommitted.");
+        }
+    }
+
+    /// <summary>Records in the assigned label partitions past what the loop has read (from the high watermarks the fetches last saw).</summary>
+    private static long Lag(IConsumer<byte[]?, byte[]?> consumer, Dictionary<TopicPartition, long> positions)
+    {
+        long lag = 0;
+        foreach (var partition in consumer.Assignment)
+        {
+            var watermarks = consumer.GetWatermarkOffsets(partition);
+            if (watermarks.High.Value >= 0)
+            {
+                var next = positions.TryGetValue(partition, out var p) ? p : Math.Max(0, watermarks.Low.Value);
+                lag += Math.Max(0, watermarks.High.Value - next);
+            }
+        }
+
+        return lag;
+    }
+
+    private sealed record DeadLetterFailure(string Position, string Reason);
+
     /// <summary>Training progress lines into the log.</summary>
-    private sealed class LogWriter(ILogger logger) : TextWriter
+    private sealed class LogWriter(ILogger logger, Action progress) : TextWriter
     {
         public override Encoding Encoding => Encoding.UTF8;
 
         public override void WriteLine(string? value)
         {
+            // A run reports progress every few seconds to minutes: each line tells liveness the run still moves.
+            progress();
             if (!string.IsNullOrEmpty(value))
             {
                 LogProgress(logger, value);

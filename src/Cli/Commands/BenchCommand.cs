@@ -21,6 +21,7 @@ internal static class BenchCommand
         {
             registry, messages, runs, json, latencySeconds, set,
         };
+        CommandChecks.Positive(latencySeconds);
         command.Validators.Add(result =>
         {
             if (result.GetValue(messages) < 100)
@@ -62,6 +63,7 @@ internal static class BenchCommand
         {
             registry, swaps,
         };
+        CommandChecks.AtLeast(swaps, 1);
         command.SetAction((result, ct) => Task.Run(() => SwapBench.Run(result.GetValue(registry)!, result.GetValue(swaps), Console.Out, ct), ct));
         return command;
     }
@@ -75,6 +77,8 @@ internal static class BenchCommand
         {
             registry, articles, runs,
         };
+        CommandChecks.AtLeast(articles, 1);
+        CommandChecks.AtLeast(runs, 1);
         command.SetAction((result, ct) => ArticlesBench.RunAsync(result.GetValue(registry)!, result.GetValue(articles), result.GetValue(runs), Console.Out, ct));
         return command;
     }

@@ -14,6 +14,8 @@ internal static class BrokerCommand
         {
             brokers, partitions, bootstrapFile,
         };
+        CommandChecks.AtLeast(brokers, 1);
+        CommandChecks.AtLeast(partitions, 1);
         command.SetAction((result, ct) => BrokerHost.RunAsync(
             new BrokerHostOptions { Brokers = result.GetValue(brokers), Partitions = result.GetValue(partitions), BootstrapFile = result.GetValue(bootstrapFile) },
             Console.Out,

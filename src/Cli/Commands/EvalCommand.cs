@@ -13,7 +13,11 @@ internal static class EvalCommand
         var task = new Option<string>("--task") { Description = "spam | claims | ner", Required = true };
         task.AcceptOnlyFromAmong(TaskNames.Spam, TaskNames.Claims, TaskNames.Ner);
         var data = new Option<string[]>("--data") { Description = "Evaluation file(s), all of each is used", Required = true, AllowMultipleArgumentsPerToken = true };
-        var registry = new Option<string>("--registry") { Description = "Model registry folder (its current version is evaluated)", DefaultValueFactory = _ => ModelRegistry.DefaultRoot };
+        var registry = new Option<string>("--registry")
+        {
+            Description = $"Model registry folder, its current version is evaluated (default: Processor:Registry, else {ModelRegistry.DefaultRoot})",
+            DefaultValueFactory = _ => Configured.Value("Processor:Registry") ?? ModelRegistry.DefaultRoot,
+        };
         var model = new Option<string?>("--model") { Description = "A bundle folder to evaluate instead of the registry's current version" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object" };
         var heldOut = new Option<bool>("--held-out") { Description = "Only the rows `train` holds out of these files (dedup + hash split), instead of all rows" };
@@ -21,6 +25,14 @@ internal static class EvalCommand
         {
             task, data, registry, model, json, heldOut,
         };
+        CommandChecks.Files(data);
+        model.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<string?>() is { } dir && !File.Exists(Path.Combine(dir, ModelRegistry.ManifestFile)))
+            {
+                r.AddError($"--model {dir}: no bundle there (no {ModelRegistry.ManifestFile}).");
+            }
+        });
         command.SetAction(async (result, ct) =>
         {
             var taskName = result.GetValue(task)!;
@@ -30,7 +42,7 @@ internal static class EvalCommand
                 var reg = new ModelRegistry(result.GetValue(registry)!);
                 var bundle = TaskDefaults.BundleOf(taskName);
                 bundleDir = reg.CurrentDirectory(bundle)
-                    ?? throw new InvalidOperationException($"The registry {reg.Root} has no current version of {bundle}.");
+                    ?? throw new UsageException($"the registry {reg.Root} has no current version of {bundle} (--registry, or --model with a bundle folder).");
             }
 
             var report = await Task.Run(() => EvaluationJob.Run(taskName, result.GetValue(data)!, bundleDir, ct, result.GetValue(heldOut)), ct);

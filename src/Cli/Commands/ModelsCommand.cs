@@ -1,8 +1,11 @@
 using System.CommandLine;
 using System.Globalization;
+using Confluent.Kafka;
+using Microsoft.Extensions.Configuration;
 using StreamBert.Contracts;
 using StreamBert.Engine.Models;
 using StreamBert.Kafka;
+using StreamBert.Processor.Hosting;
 
 namespace StreamBert.Cli.Commands;
 
@@ -11,9 +14,14 @@ internal static class ModelsCommand
 {
     public static Command Create()
     {
-        var registry = new Option<string>("--registry") { Description = "Model registry folder", DefaultValueFactory = _ => ModelRegistry.DefaultRoot };
-        var bootstrap = new Option<string?>("--bootstrap") { Description = "Also publish ModelPublished on the models topic of this cluster, so running processors learn of it" };
-        var topic = new Option<string>("--topic") { Description = "Models topic", DefaultValueFactory = _ => Topics.Models };
+        // Defaults are the processors' configuration (appsettings.json, STREAMBERT__), so promote acts on what they serve.
+        var registry = new Option<string>("--registry") { Description = $"Model registry folder (default: Processor:Registry, else {ModelRegistry.DefaultRoot})", DefaultValueFactory = _ => Configured.Value("Processor:Registry") ?? ModelRegistry.DefaultRoot };
+        var bootstrap = new Option<string?>("--bootstrap")
+        {
+            Description = "Also publish ModelPublished on the models topic of this cluster, so running processors learn of it (default: Processor:BootstrapServers; "
+                + "the producer takes every Kafka:Producer: setting, e.g. security.protocol, sasl.*, ssl.*)",
+        };
+        var topic = new Option<string>("--topic") { Description = $"Models topic (default: Topics:Models, else {Topics.Models})", DefaultValueFactory = _ => Configured.Value("Topics:Models") ?? Topics.Models };
 
         var list = new Command("list", "Bundles, their versions, the current one, metrics and creation time") { registry };
         list.SetAction(result =>
@@ -39,6 +47,15 @@ internal static class ModelsCommand
         var bundleArg = new Argument<string>("bundle") { Description = "Bundle name, e.g. spam or articles" };
         var versionArg = new Argument<string>("version") { Description = "Version, e.g. v3" };
         var promote = new Command("promote", "Serve this version: mark it current (and publish ModelPublished with --bootstrap)") { bundleArg, versionArg, registry, bootstrap, topic };
+        promote.Validators.Add(result =>
+        {
+            var reg = new ModelRegistry(result.GetValue(registry)!);
+            var (bundle, version) = (result.GetValue(bundleArg)!, result.GetValue(versionArg)!);
+            if (!reg.Versions(bundle).Contains(version, StringComparer.Ordinal))
+            {
+                result.AddError($"{bundle} {version} is not in the registry {reg.Root} (streambert models list shows what is).");
+            }
+        });
         promote.SetAction(async (result, ct) =>
         {
             var reg = new ModelRegistry(result.GetValue(registry)!);
@@ -51,6 +68,14 @@ internal static class ModelsCommand
 
         var rollbackBundle = new Argument<string>("bundle") { Description = "Bundle name" };
         var rollback = new Command("rollback", "Serve the version before the current one (and publish ModelPublished with --bootstrap)") { rollbackBundle, registry, bootstrap, topic };
+        rollback.Validators.Add(result =>
+        {
+            var reg = new ModelRegistry(result.GetValue(registry)!);
+            if (reg.CurrentVersion(result.GetValue(rollbackBundle)!) is null)
+            {
+                result.AddError($"{result.GetValue(rollbackBundle)} has no current version in the registry {reg.Root} (streambert models list shows what is).");
+            }
+        });
         rollback.SetAction(async (result, ct) =>
         {
             var reg = new ModelRegistry(result.GetValue(registry)!);
@@ -65,13 +90,35 @@ internal static class ModelsCommand
 
     private static async Task<int> PublishAsync(ModelRegistry registry, string bundle, string version, string reason, string? bootstrap, string topic, CancellationToken ct)
     {
-        if (bootstrap is null)
+        if (ProducerConfig(bootstrap, Configured.Load()) is not { } config)
         {
             return 0;
         }
 
-        var position = await ModelEvents.PublishAsync(KafkaDefaults.Producer(bootstrap), topic, registry.EventFor(bundle, version, reason), ct);
+        var position = await ModelEvents.PublishAsync(config, topic, registry.EventFor(bundle, version, reason), ct);
         Console.WriteLine($"published ModelPublished {bundle} {version} at {position}");
         return 0;
+    }
+
+    /// <summary>
+    /// The producer of <c>models promote|rollback</c>: the processors' own producer settings (<c>Kafka:Producer</c>, so
+    /// security.protocol, sasl.* and ssl.* reach a secured cluster) with the bootstrap servers of <paramref name="bootstrap"/>,
+    /// else <c>Kafka:Producer:bootstrap.servers</c>, else <c>Processor:BootstrapServers</c>; null when none is set (publish nothing).
+    /// </summary>
+    internal static ProducerConfig? ProducerConfig(string? bootstrap, IConfiguration configuration)
+    {
+        var servers = bootstrap ?? configuration["Kafka:Producer:bootstrap.servers"] ?? configuration["Processor:BootstrapServers"];
+        if (string.IsNullOrWhiteSpace(servers))
+        {
+            return null;
+        }
+
+        var kafka = configuration.GetSection("Kafka").Get<KafkaClientSettings>() ?? new KafkaClientSettings();
+        var config = kafka.ProducerConfig(new ProcessorOptions { BootstrapServers = servers });
+        config.BootstrapServers = servers;
+
+        // An operator waits on this command: a cluster that cannot be reached fails it in 30 s, not librdkafka's 5 minutes.
+        config.MessageTimeoutMs ??= 30_000;
+        return config;
     }
 }

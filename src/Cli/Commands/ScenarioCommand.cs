@@ -14,6 +14,8 @@ internal static class ScenarioCommand
         {
             registry, labels, evaluate,
         };
+        CommandChecks.AtLeast(labels, 1);
+        CommandChecks.AtLeast(evaluate, 1);
         command.SetAction((result, ct) => ContinuousLearningScenario.RunAsync(result.GetValue(registry), result.GetValue(labels), result.GetValue(evaluate), Console.Out, ct));
         return command;
     }

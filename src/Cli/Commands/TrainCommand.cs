@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Globalization;
 using StreamBert.Contracts;
 using StreamBert.Engine.Models;
 using StreamBert.Training.FineTuning;
@@ -13,7 +14,11 @@ internal static class TrainCommand
         var task = new Option<string>("--task") { Description = "spam | claims | ner", Required = true };
         task.AcceptOnlyFromAmong(TaskNames.Spam, TaskNames.Claims, TaskNames.Ner);
         var data = new Option<string[]>("--data") { Description = "Training file(s); repeat for several", Required = true, AllowMultipleArgumentsPerToken = true };
-        var registry = new Option<string>("--registry") { Description = "Model registry folder", DefaultValueFactory = _ => ModelRegistry.DefaultRoot };
+        var registry = new Option<string>("--registry")
+        {
+            Description = $"Model registry folder (default: Processor:Registry, else {ModelRegistry.DefaultRoot})",
+            DefaultValueFactory = _ => Configured.Value("Processor:Registry") ?? ModelRegistry.DefaultRoot,
+        };
         var bundle = new Option<string?>("--bundle") { Description = "Bundle to write (default: spam for spam, articles for claims and ner)" };
         var layers = new Option<string?>("--layers") { Description = "Encoder layers to concatenate, e.g. 6 or 3,4,5,6 (default per task)" };
         var hidden = new Option<int?>("--hidden") { Description = "Hidden units of the head (0 = linear)" };
@@ -37,6 +42,22 @@ internal static class TrainCommand
         {
             task, data, registry, bundle, layers, hidden, epochs, evalFile, devFile, limit, mode, lr, headLr, batchSize, maxLength, caseTypes, int8,
         };
+        // Bad values end at parsing, with one line naming the flag, instead of deep inside a training run.
+        CommandChecks.Files(data, evalFile, devFile);
+        CommandChecks.AtLeast(hidden, 0);
+        CommandChecks.AtLeast(epochs, 1);
+        CommandChecks.AtLeast(limit, 1);
+        CommandChecks.AtLeast(batchSize, 1);
+        CommandChecks.Between(maxLength, 8, 512);
+        CommandChecks.Positive(lr);
+        CommandChecks.Positive(headLr);
+        layers.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<string?>() is { } l && !l.Split(',').All(p => int.TryParse(p, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n >= 1))
+            {
+                r.AddError($"--layers {l}: expected encoder layer numbers from 1, comma-separated, e.g. 6 or 3,4,5,6.");
+            }
+        });
         command.SetAction(async (result, ct) =>
         {
             var request = TrainRequest.ForTask(result.GetValue(task)!) with
@@ -50,7 +71,7 @@ internal static class TrainCommand
             };
             if (result.GetValue(layers) is { } l)
             {
-                request = request with { Layers = [.. l.Split(',').Select(int.Parse)] };
+                request = request with { Layers = [.. l.Split(',').Select(p => int.Parse(p, CultureInfo.InvariantCulture))] };
             }
 
             if (result.GetValue(hidden) is { } h)

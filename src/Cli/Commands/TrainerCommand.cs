@@ -10,42 +10,38 @@ internal static class TrainerCommand
 {
     public static Command Create()
     {
-        var bootstrap = new Option<string>("--bootstrap") { Description = "Kafka bootstrap servers", Required = true };
-        var registry = new Option<string>("--registry") { Description = "Model registry folder", DefaultValueFactory = _ => ModelRegistry.DefaultRoot };
-        var group = new Option<string>("--group") { Description = "Consumer group id", DefaultValueFactory = _ => "streambert-trainer" };
-        var minLabels = new Option<int?>("--min-labels") { Description = "Start a run after this many new labels of a task (default 500)" };
-        var maxWait = new Option<double?>("--max-wait-minutes") { Description = "…or this long after the oldest untrained label (default 10)" };
-        var tolerance = new Option<double?>("--tolerance") { Description = "Publish only if F1 on every evaluation set >= current - tolerance (default 0.005)" };
-        var baseData = new Option<string[]>("--base") { Description = "TASK=FILE: labelled data the labels add to, e.g. spam=data/sms/SMSSpamCollection.tsv (repeatable)", AllowMultipleArgumentsPerToken = true };
-        var evalFiles = new Option<string[]>("--eval") { Description = "TASK=FILE: fixed evaluation file judged beside the held-out labels (repeatable)", AllowMultipleArgumentsPerToken = true };
-        var bundles = new Option<string[]>("--bundle") { Description = "TASK=BUNDLE: the bundle a task's labels retrain (default spam=spam, claims=articles, ner=articles); a fine-tuned one (e.g. ner=ner-full) keeps being fine-tuned (repeatable)", AllowMultipleArgumentsPerToken = true };
+        // No flag has a default of its own here: one not given leaves its key to appsettings.json and STREAMBERT__.
+        var bootstrap = new Option<string?>("--bootstrap") { Description = "Kafka bootstrap servers (Trainer:BootstrapServers; required here or there)" };
+        var registry = new Option<string?>("--registry") { Description = $"Model registry folder (Trainer:Registry; default {ModelRegistry.DefaultRoot})" };
+        var group = new Option<string?>("--group") { Description = "Consumer group id (Trainer:GroupId; default streambert-trainer)" };
+        var minLabels = new Option<int?>("--min-labels") { Description = "Start a run after this many new labels of a task (Trainer:MinNewLabels; default 500)" };
+        var maxWait = new Option<double?>("--max-wait-minutes") { Description = "…or this long after the oldest untrained label (Trainer:MaxWait as hh:mm:ss; default 10 minutes)" };
+        maxWait.Validators.Add(r =>
+        {
+            // TimeSpan.FromMinutes throws on these; the range itself is TrainerOptions' to check.
+            if (r.GetValueOrDefault<double?>() is { } m && (!double.IsFinite(m) || Math.Abs(m) >= TimeSpan.MaxValue.TotalMinutes))
+            {
+                r.AddError($"--max-wait-minutes {m.ToString(CultureInfo.InvariantCulture)} is not a duration in minutes.");
+            }
+        });
+        var tolerance = new Option<double?>("--tolerance") { Description = "Publish only if F1 on every evaluation set >= current - tolerance (Trainer:Tolerance; default 0.005)" };
+        var baseData = new Option<string[]>("--base") { Description = "TASK=FILE: labelled data the labels add to, e.g. spam=data/sms/SMSSpamCollection.tsv (repeatable; Trainer:BaseData:TASK:0, :1 …)", AllowMultipleArgumentsPerToken = true };
+        var evalFiles = new Option<string[]>("--eval") { Description = "TASK=FILE: fixed evaluation file judged beside the held-out labels (repeatable; Trainer:EvalFiles:TASK)", AllowMultipleArgumentsPerToken = true };
+        var bundles = new Option<string[]>("--bundle") { Description = "TASK=BUNDLE: the bundle a task's labels retrain (default spam=spam, claims=articles, ner=articles); a fine-tuned one (e.g. ner=ner-full) keeps being fine-tuned (repeatable; Trainer:Bundles:TASK)", AllowMultipleArgumentsPerToken = true };
         var command = new Command("trainer", "Retrain from reviewers' labels (labels.spam, labels.claims, labels.entities) and publish versions that pass the quality gate")
         {
             bootstrap, registry, group, minLabels, maxWait, tolerance, baseData, evalFiles, bundles,
         };
         command.SetAction(async (result, ct) =>
         {
-            var settings = new Dictionary<string, string?>
-            {
-                ["Trainer:BootstrapServers"] = result.GetValue(bootstrap),
-                ["Trainer:Registry"] = result.GetValue(registry),
-                ["Trainer:GroupId"] = result.GetValue(group),
-            };
-            if (result.GetValue(minLabels) is { } n)
-            {
-                settings["Trainer:MinNewLabels"] = n.ToString(CultureInfo.InvariantCulture);
-            }
-
-            if (result.GetValue(maxWait) is { } minutes)
-            {
-                settings["Trainer:MaxWait"] = TimeSpan.FromMinutes(minutes).ToString("c", CultureInfo.InvariantCulture);
-            }
-
-            if (result.GetValue(tolerance) is { } t)
-            {
-                settings["Trainer:Tolerance"] = t.ToString(CultureInfo.InvariantCulture);
-            }
-
+            Configured.RequireBootstrap(result.GetValue(bootstrap), "Trainer");
+            var settings = new Dictionary<string, string?>();
+            Configured.SetIfGiven(settings, "Trainer:BootstrapServers", result.GetValue(bootstrap));
+            Configured.SetIfGiven(settings, "Trainer:Registry", result.GetValue(registry) ?? (Configured.Value("Trainer:Registry") is null ? ModelRegistry.DefaultRoot : null));
+            Configured.SetIfGiven(settings, "Trainer:GroupId", result.GetValue(group));
+            Configured.SetIfGiven(settings, "Trainer:MinNewLabels", result.GetValue(minLabels));
+            Configured.SetIfGiven(settings, "Trainer:MaxWait", result.GetValue(maxWait) is { } minutes ? TimeSpan.FromMinutes(minutes).ToString("c", CultureInfo.InvariantCulture) : null);
+            Configured.SetIfGiven(settings, "Trainer:Tolerance", result.GetValue(tolerance));
             AddTaskFiles(settings, "Trainer:BaseData", result.GetValue(baseData) ?? [], indexed: true);
             AddTaskFiles(settings, "Trainer:EvalFiles", result.GetValue(evalFiles) ?? [], indexed: false);
             AddTaskFiles(settings, "Trainer:Bundles", result.GetValue(bundles) ?? [], indexed: false, files: false);
@@ -63,7 +59,12 @@ internal static class TrainerCommand
             var split = value.Split('=', 2);
             if (split.Length != 2 || split[0] is not (TaskNames.Spam or TaskNames.Claims or TaskNames.Ner) || split[1].Length == 0)
             {
-                throw new ArgumentException($"'{value}' is not TASK={(files ? "FILE" : "BUNDLE")} with TASK one of spam, claims, ner.");
+                throw new UsageException($"'{value}' is not TASK={(files ? "FILE" : "BUNDLE")} with TASK one of spam, claims, ner.");
+            }
+
+            if (files && !File.Exists(split[1]))
+            {
+                throw new UsageException($"'{value}': no file {split[1]}.");
             }
 
             if (indexed)

@@ -32,11 +32,7 @@ public static class ProcessorHost
             DisableDefaults = true,
             ContentRootPath = AppContext.BaseDirectory,
         });
-        builder.Configuration
-            .AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true)
-            .AddJsonFile("appsettings.json", optional: true)
-            .AddEnvironmentVariables("STREAMBERT__")
-            .AddInMemoryCollection(overrides);
+        AddConfigurationSources(builder.Configuration).AddInMemoryCollection(overrides);
         builder.Logging.ClearProviders();
         if (logging is null)
         {
@@ -53,4 +49,15 @@ public static class ProcessorHost
 
         return builder;
     }
+
+    /// <summary>
+    /// The configuration every StreamBert host reads below its overrides: <c>appsettings.json</c>, then environment
+    /// variables with the <c>STREAMBERT__</c> prefix. The command line reads the same sources to decide what a flag
+    /// that was not given falls back to.
+    /// </summary>
+    public static IConfigurationBuilder AddConfigurationSources(IConfigurationBuilder configuration) =>
+        configuration
+            .AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true)
+            .AddJsonFile("appsettings.json", optional: true)
+            .AddEnvironmentVariables("STREAMBERT__");
 }
