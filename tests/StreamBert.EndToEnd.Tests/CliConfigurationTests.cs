@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text.Json;
-using Confluent.Kafka;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -139,12 +138,12 @@ public sealed class CliConfigurationTests : IClassFixture<EmbeddedKafkaFixture>,
             ["Kafka:Producer:ssl.ca.location"] = "/etc/kafka/ca.pem",
         }).Build();
 
-        var config = ModelsCommand.ProducerConfig(bootstrap: null, configuration)!;
+        var config = ModelsCommand.ProducerConfig(bootstrap: null, configuration)!.ToDictionary(p => p.Key, p => p.Value);
 
-        Assert.Equal("configured:9093", config.BootstrapServers);
-        Assert.Equal(SecurityProtocol.SaslSsl, config.SecurityProtocol);
-        Assert.Equal(SaslMechanism.ScramSha512, config.SaslMechanism);
-        Assert.Equal(("streambert", "secret", "/etc/kafka/ca.pem"), (config.SaslUsername, config.SaslPassword, config.SslCaLocation));
+        Assert.Equal("configured:9093", config["bootstrap.servers"]);
+        Assert.Equal("SASL_SSL", config["security.protocol"]);
+        Assert.Equal("SCRAM-SHA-512", config["sasl.mechanism"]);
+        Assert.Equal(("streambert", "secret", "/etc/kafka/ca.pem"), (config["sasl.username"], config["sasl.password"], config["ssl.ca.location"]));
         Assert.Equal("flag:9092", ModelsCommand.ProducerConfig("flag:9092", configuration)!.BootstrapServers);
         Assert.Null(ModelsCommand.ProducerConfig(null, new ConfigurationBuilder().Build()));
     }

@@ -41,8 +41,7 @@ internal static class DemoCommand
             };
             if (Problem(options) is { } problem)
             {
-                await Console.Error.WriteLineAsync("error: " + problem);
-                return 2;
+                throw new UsageException(problem);
             }
 
             return await DemoRunner.RunAsync(options, Console.Out, ct);
