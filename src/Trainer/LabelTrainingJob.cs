@@ -238,7 +238,8 @@ public sealed class LabelTrainingJob
         var tokenizer = WordPieceTokenizer.FromFile(Path.Combine(parentDirectory, parent.Encoder.Vocab));
         using var session = EncoderSession.FromFile(encoderPath, spec.Layers);
         var extractor = new FeatureExtractor(session, tokenizer, parent.MaxSequenceLength) { CaseTypes = parent.Encoder.TokenTypes == EncoderRef.CaseTokenTypes };
-        var featureKey = $"{parent.Encoder.Sha256}|{string.Join(",", spec.Layers)}|{spec.Pooling}|{spec.WordShape}|";
+        // Per task: each task's cache is pruned to what its last run used (Prune).
+        var featureKey = $"{task}|{parent.Encoder.Sha256}|{string.Join(",", spec.Layers)}|{spec.Pooling}|{spec.WordShape}|";
         var trainer = new HeadTrainerOptions
         {
             HiddenDim = parentHead.HiddenDim,
@@ -260,6 +261,19 @@ public sealed class LabelTrainingJob
         return draft;
     }
 
+    /// <summary>
+    /// Drops the features of <paramref name="prefix"/> (one task, encoder and layers) that the run did not use: the cache
+    /// holds the last run's rows — the base data and the label book, both bounded — not every text ever labelled.
+    /// </summary>
+    private static void Prune<T>(Dictionary<string, T> cache, string prefix, IEnumerable<string> used)
+    {
+        var keep = used.ToHashSet(StringComparer.Ordinal);
+        foreach (var key in cache.Keys.Where(k => k.StartsWith(prefix, StringComparison.Ordinal) && !keep.Contains(k)).ToList())
+        {
+            cache.Remove(key);
+        }
+    }
+
     private DenseHead TrainBinaryHead(HeadSpec spec, FeatureExtractor extractor, string featureKey, HeadTrainerOptions trainer, IReadOnlyList<LabeledText> train, CancellationToken cancellationToken)
     {
         var positive = spec.Labels[^1];
@@ -275,6 +289,7 @@ public sealed class LabelTrainingJob
 
         _log.WriteLine($"[trainer] {missing.Count} texts newly encoded");
         var features = train.Select(r => _sequenceFeatures[featureKey + r.Text]).ToArray();
+        Prune(_sequenceFeatures, featureKey, train.Select(r => featureKey + r.Text));
         return HeadTrainer.Train(features, [.. train.Select(r => r.Label == positive ? 1 : 0)], 2, trainer with
         {
             ValidationMetric = (gold, predicted) => BinaryMetrics.Compute(gold, predicted, 1).F1,
@@ -309,6 +324,7 @@ public sealed class LabelTrainingJob
             }
         }
 
+        Prune(_wordFeatures, featureKey, train.Select(s => featureKey + SentenceKey(s)));
         _log.WriteLine($"[trainer] ner: {rows.Count} words, {missing.Count} sentences newly encoded");
         return HeadTrainer.Train([.. rows], [.. tags], spec.Labels.Count, trainer, null, cancellationToken).Head;
     }

@@ -20,8 +20,11 @@ namespace StreamBert.Trainer;
 /// labels or its oldest untrained label is <see cref="TrainerOptions.MaxWait"/> old, retrains from the current
 /// version (<see cref="LabelTrainingJob"/>). A candidate that passes the quality gate becomes a new registry
 /// version and a <see cref="ModelPublished"/> event on the models topic; then the label offsets it used are
-/// committed. On restart the label topics are re-read from the beginning (the training set is every label),
-/// and only records past the committed offsets count as new.
+/// committed. On restart the label topics are re-read from the beginning (the training set is every label held:
+/// the latest per item, within <see cref="TrainerOptions.MaxBookBytesPerTask"/>, see <see cref="LabelBook"/>), and only
+/// records past the committed offsets count as new. A fatal Kafka client error, or a dead-letter copy the broker did
+/// not take, stops the host (exit code 1) before any offset is committed past it; the consume loop's progress is
+/// what <c>/healthz</c> reports (<see cref="Liveness"/>).
 /// </summary>
 public sealed partial class TrainerService : BackgroundService, IReadinessProbe, ILivenessProbe
 {
