@@ -116,10 +116,23 @@ public sealed class CliConfigurationTests : IClassFixture<EmbeddedKafkaFixture>,
         // A value that slipped through would start the command for real: the timeout turns that into a failure, not a hang.
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
 
-        var code = await StreamBertCli.InvokeAsync(args, error, timeout.Token);
+        // Hosts log to stdout: a host that failed to start would log the exception there (the test collection runs alone).
+        var stdout = Console.Out;
+        using var output = new StringWriter(CultureInfo.InvariantCulture);
+        Console.SetOut(output);
+        int code;
+        try
+        {
+            code = await StreamBertCli.InvokeAsync(args, error, timeout.Token);
+        }
+        finally
+        {
+            Console.SetOut(stdout);
+        }
 
         var lines = error.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.True(code == 2, $"exit code {code}, stderr: {error}");
+        Assert.DoesNotContain("Exception", output.ToString(), StringComparison.Ordinal);
         var line = Assert.Single(lines);
         Assert.StartsWith("error: ", line, StringComparison.Ordinal);
         Assert.Contains(mentioned, line, StringComparison.Ordinal);

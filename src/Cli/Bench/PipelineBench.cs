@@ -4,6 +4,7 @@ using Confluent.Kafka;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using StreamBert.Cli.Commands;
 using StreamBert.Contracts;
 using StreamBert.Kafka;
 using StreamBert.Processor.Diagnostics;
@@ -255,6 +256,8 @@ internal sealed class PipelineBench : IDisposable
             config[key] = value;
         }
 
-        return ProcessorHost.Build(config, logging => logging.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning));
+        var host = ProcessorHost.Build(config, logging => logging.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning));
+        host.ValidateConfiguration();
+        return host;
     }
 }

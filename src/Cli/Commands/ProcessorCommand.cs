@@ -45,8 +45,7 @@ internal static class ProcessorCommand
     /// <summary>Runs a host until the command is cancelled (SIGINT/SIGTERM) or the host stops itself.</summary>
     public static async Task<int> RunHostAsync(IHost host, CancellationToken ct)
     {
-        // Bad configuration values surface here (options are bound and validated before any service starts) and
-        // end the command with one line and exit code 2 (StreamBertCli.BadValue).
+        host.ValidateConfiguration();
         await host.StartAsync(ct);
         var lifetime = (IHostApplicationLifetime)host.Services.GetService(typeof(IHostApplicationLifetime))!;
         var stopped = new TaskCompletionSource();

@@ -1,6 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using StreamBert.Processor.Hosting;
 
@@ -142,4 +144,13 @@ internal static class Configured
 
         throw new UsageException($"no Kafka bootstrap servers: pass --bootstrap HOST:PORT or set {section}:BootstrapServers (environment: STREAMBERT__{section}__BootstrapServers).");
     }
+}
+
+internal static class HostConfiguration
+{
+    /// <summary>
+    /// Binds and validates the host's options now, before it starts: a bad value then ends the command with one line
+    /// (<see cref="StreamBertCli.BadValue"/>) instead of the host's start-failure log with a stack trace.
+    /// </summary>
+    public static void ValidateConfiguration(this IHost host) => host.Services.GetService<IStartupValidator>()?.Validate();
 }

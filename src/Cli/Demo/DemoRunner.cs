@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using StreamBert.Cli.Commands;
 using StreamBert.Contracts;
 using StreamBert.Kafka;
 using StreamBert.Processor.Diagnostics;
@@ -97,6 +98,8 @@ internal static class DemoRunner
         var trainer = trainerHost.Services.GetRequiredService<TrainerService>();
         trainer.RunStarted += state.TrainingStarted;
         trainer.RunCompleted += state.TrainingCompleted;
+        processorHost.ValidateConfiguration();
+        trainerHost.ValidateConfiguration();
         await processorHost.StartAsync(ct);
         var service = processorHost.Services.GetRequiredService<ProcessorService>();
         await service.Started.WaitAsync(TimeSpan.FromMinutes(2), ct);

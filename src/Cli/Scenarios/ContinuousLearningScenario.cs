@@ -6,6 +6,7 @@ using Confluent.Kafka;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using StreamBert.Cli.Commands;
 using StreamBert.Contracts;
 using StreamBert.Engine.Models;
 using StreamBert.Kafka;
@@ -81,6 +82,8 @@ internal static class ContinuousLearningScenario
                     ["Trainer:MetricsPort"] = "-1",
                 },
                 Quiet);
+            processor.ValidateConfiguration();
+            trainerHost.ValidateConfiguration();
             await processor.StartAsync(ct);
             await trainerHost.StartAsync(ct);
             var service = processor.Services.GetRequiredService<ProcessorService>();
