@@ -9,6 +9,7 @@ using StreamBert.Engine.Models;
 using StreamBert.Kafka;
 using StreamBert.Kafka.Tests;
 using StreamBert.Processor.Hosting;
+using StreamBert.Trainer;
 
 namespace StreamBert.EndToEnd.Tests;
 
@@ -75,6 +76,21 @@ public sealed class CliConfigurationTests : IClassFixture<EmbeddedKafkaFixture>,
         Assert.Empty(parsed.Errors);
         var options = ProcessorOptionsOf(parsed);
         Assert.Equal(("flag-broker:9092", "/flag/registry", "flag-group", "flag-ner"), (options.BootstrapServers, options.Registry, options.GroupId, options.NerBundle));
+    }
+
+    [Fact]
+    public void Trainer_FlagsNotGivenOrGiven_EnvironmentVariablesWinOnlyOverDefaults()
+    {
+        Set("STREAMBERT__Trainer__BootstrapServers", "env-broker:9092");
+        Set("STREAMBERT__Trainer__Registry", "/env/registry");
+        Set("STREAMBERT__Trainer__GroupId", "env-group");
+        Set("STREAMBERT__Trainer__MinNewLabels", "42");
+
+        var configured = TrainerOptionsOf(StreamBertCli.Create().Parse(["trainer"]));
+        var given = TrainerOptionsOf(StreamBertCli.Create().Parse(["trainer", "--group", "flag-group", "--min-labels", "7"]));
+
+        Assert.Equal(("env-broker:9092", "/env/registry", "env-group", 42), (configured.BootstrapServers, configured.Registry, configured.GroupId, configured.MinNewLabels));
+        Assert.Equal(("env-broker:9092", "/env/registry", "flag-group", 7), (given.BootstrapServers, given.Registry, given.GroupId, given.MinNewLabels));
     }
 
     [Fact]
@@ -188,6 +204,13 @@ public sealed class CliConfigurationTests : IClassFixture<EmbeddedKafkaFixture>,
     {
         using var host = ProcessorCommand.BuildHost(parsed);
         return host.Services.GetRequiredService<IOptions<ProcessorOptions>>().Value;
+    }
+
+    private static TrainerOptions TrainerOptionsOf(System.CommandLine.ParseResult parsed)
+    {
+        Assert.Empty(parsed.Errors);
+        using var host = TrainerCommand.BuildHost(parsed);
+        return host.Services.GetRequiredService<IOptions<TrainerOptions>>().Value;
     }
 
     private void Set(string variable, string value)

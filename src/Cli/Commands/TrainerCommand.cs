@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using Microsoft.Extensions.Hosting;
 using StreamBert.Contracts;
 using StreamBert.Engine.Models;
 using StreamBert.Trainer;
@@ -34,21 +35,28 @@ internal static class TrainerCommand
         };
         command.SetAction(async (result, ct) =>
         {
-            Configured.RequireBootstrap(result.GetValue(bootstrap), "Trainer");
-            var settings = new Dictionary<string, string?>();
-            Configured.SetIfGiven(settings, "Trainer:BootstrapServers", result.GetValue(bootstrap));
-            Configured.SetIfGiven(settings, "Trainer:Registry", result.GetValue(registry) ?? (Configured.Value("Trainer:Registry") is null ? ModelRegistry.DefaultRoot : null));
-            Configured.SetIfGiven(settings, "Trainer:GroupId", result.GetValue(group));
-            Configured.SetIfGiven(settings, "Trainer:MinNewLabels", result.GetValue(minLabels));
-            Configured.SetIfGiven(settings, "Trainer:MaxWait", result.GetValue(maxWait) is { } minutes ? TimeSpan.FromMinutes(minutes).ToString("c", CultureInfo.InvariantCulture) : null);
-            Configured.SetIfGiven(settings, "Trainer:Tolerance", result.GetValue(tolerance));
-            AddTaskFiles(settings, "Trainer:BaseData", result.GetValue(baseData) ?? [], indexed: true);
-            AddTaskFiles(settings, "Trainer:EvalFiles", result.GetValue(evalFiles) ?? [], indexed: false);
-            AddTaskFiles(settings, "Trainer:Bundles", result.GetValue(bundles) ?? [], indexed: false, files: false);
-            using var host = TrainerHost.Build(settings);
+            using var host = BuildHost(result);
             return await ProcessorCommand.RunHostAsync(host, ct);
         });
         return command;
+    }
+
+    /// <summary>The trainer host a parsed <c>trainer</c> command runs (not started): only the flags given override configuration.</summary>
+    internal static IHost BuildHost(ParseResult result)
+    {
+        var bootstrap = result.GetValue<string?>("--bootstrap");
+        Configured.RequireBootstrap(bootstrap, "Trainer");
+        var settings = new Dictionary<string, string?>();
+        Configured.SetIfGiven(settings, "Trainer:BootstrapServers", bootstrap);
+        Configured.SetIfGiven(settings, "Trainer:Registry", result.GetValue<string?>("--registry") ?? (Configured.Value("Trainer:Registry") is null ? ModelRegistry.DefaultRoot : null));
+        Configured.SetIfGiven(settings, "Trainer:GroupId", result.GetValue<string?>("--group"));
+        Configured.SetIfGiven(settings, "Trainer:MinNewLabels", result.GetValue<int?>("--min-labels"));
+        Configured.SetIfGiven(settings, "Trainer:MaxWait", result.GetValue<double?>("--max-wait-minutes") is { } minutes ? TimeSpan.FromMinutes(minutes).ToString("c", CultureInfo.InvariantCulture) : null);
+        Configured.SetIfGiven(settings, "Trainer:Tolerance", result.GetValue<double?>("--tolerance"));
+        AddTaskFiles(settings, "Trainer:BaseData", result.GetValue<string[]>("--base") ?? [], indexed: true);
+        AddTaskFiles(settings, "Trainer:EvalFiles", result.GetValue<string[]>("--eval") ?? [], indexed: false);
+        AddTaskFiles(settings, "Trainer:Bundles", result.GetValue<string[]>("--bundle") ?? [], indexed: false, files: false);
+        return TrainerHost.Build(settings);
     }
 
     private static void AddTaskFiles(Dictionary<string, string?> settings, string section, string[] values, bool indexed, bool files = true)
