@@ -28,12 +28,15 @@ public sealed partial class ObservabilityServer : IHostedService, IAsyncDisposab
     private readonly ObservabilityEndpoint _endpoint;
     private readonly MeterProvider _meterProvider;
     private readonly IReadinessProbe _health;
+    private readonly ILivenessProbe? _liveness;
     private readonly ILoggerFactory _loggerFactory;
     private readonly ILogger _logger;
     private WebApplication? _app;
 
-    public ObservabilityServer(ObservabilityEndpoint endpoint, MeterProvider meterProvider, IReadinessProbe health, ILoggerFactory loggerFactory)
+    /// <param name="liveness">What <c>/healthz</c> asks; without one, answering HTTP is taken as alive.</param>
+    public ObservabilityServer(ObservabilityEndpoint endpoint, MeterProvider meterProvider, IReadinessProbe health, ILoggerFactory loggerFactory, ILivenessProbe? liveness = null)
     {
+        _liveness = liveness;
         _endpoint = endpoint;
         _meterProvider = meterProvider;
         _health = health;
@@ -74,10 +77,12 @@ public sealed partial class ObservabilityServer : IHostedService, IAsyncDisposab
 
         var app = builder.Build();
         app.UseOpenTelemetryPrometheusScrapingEndpoint(_meterProvider, predicate: null, path: "/metrics", configureBranchedPipeline: null, optionsName: null);
-        app.MapGet("/healthz", static context =>
+        app.MapGet("/healthz", context =>
         {
+            var report = _liveness?.Liveness() ?? new LivenessReport(true, "ok");
+            context.Response.StatusCode = report.Alive ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable;
             context.Response.ContentType = "text/plain";
-            return context.Response.WriteAsync("ok\n");
+            return context.Response.WriteAsync(report.Alive ? "ok\n" : report.Reason + "\n", context.RequestAborted);
         });
         app.MapGet("/readyz", context =>
         {
