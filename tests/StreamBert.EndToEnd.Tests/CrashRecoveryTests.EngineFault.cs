@@ -30,7 +30,8 @@ public sealed partial class CrashRecoveryTests
             var chaos = new Dictionary<string, string>
             {
                 ["STREAMBERT__Processor__Chaos__FaultStage"] = "engine",
-                ["STREAMBERT__Processor__Chaos__FaultAfter"] = "40",
+                // Inputs arrive in chunks of 50 every 250 ms, a batch or two per chunk: the fault comes a few chunks in.
+                ["STREAMBERT__Processor__Chaos__FaultAfter"] = "8",
             };
             using var first = ProcessorProcess.Start("first", topics, bootstrap, _model.Registry, group, log, chaos);
             await first.WaitUntilConsumingAsync(TimeSpan.FromMinutes(1));
@@ -48,7 +49,7 @@ public sealed partial class CrashRecoveryTests
                 }
 
                 Assert.True(faultAt is null || clock.Elapsed - faultAt < TimeSpan.FromSeconds(10), $"the processor still runs {clock.Elapsed - faultAt} after its engine failed");
-                Assert.True(clock.Elapsed < TimeSpan.FromSeconds(90), "the engine fault was never injected");
+                Assert.True(clock.Elapsed < TimeSpan.FromSeconds(90), $"the engine fault was never injected ({OutputCount(probe, topics)} outputs, feed {(feeding.IsCompleted ? "done" : "running")})");
                 await Task.Delay(50);
             }
 
@@ -56,7 +57,7 @@ public sealed partial class CrashRecoveryTests
             Assert.Contains(log, l => l.Contains("Processor stage engine failed", StringComparison.Ordinal));
             var committedAtExit = Committed(probe, topics.Messages);
             var beforeRestart = Snapshot(bootstrap, probe, topics);
-            log.Enqueue($"exited {first.ExitCode} after {beforeRestart.Count} outputs; committed {string.Join(", ", committedAtExit)}");
+            log.Enqueue($"exited {first.ExitCode} {(clock.Elapsed - faultAt)?.TotalSeconds:F1} s after the fault was logged, {beforeRestart.Count} outputs; committed {string.Join(", ", committedAtExit)}");
 
             // Committed means answered: every input below a committed offset has its output on a topic already.
             Assert.True(committedAtExit.Sum() <= beforeRestart.Count, $"committed {committedAtExit.Sum()} inputs but only {beforeRestart.Count} outputs exist");
