@@ -12,5 +12,6 @@ root.Subcommands.Add(ModelsCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(BenchCommand.CreateArticles());
 root.Subcommands.Add(BenchCommand.CreateSwap());
+root.Subcommands.Add(OverloadCommand.Create());
 root.Subcommands.Add(ScenarioCommand.Create());
 return await root.Parse(args).InvokeAsync();

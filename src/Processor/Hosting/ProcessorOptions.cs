@@ -72,8 +72,9 @@ public sealed class ProcessorOptions
     [Range(64 * 1024, 16L * 1024 * 1024 * 1024)] public long MaxInFlightBytes { get; set; } = 32 * 1024 * 1024;
 
     /// <summary>
-    /// Most expected engine time held inside the process: tokens admitted and not yet run, divided by the engine's
-    /// measured tokens per second (never less than two full batches, so batching stays efficient). About one
+    /// Most expected engine time held inside the process: tokens admitted and not yet run, divided by the tokens per
+    /// second the engine is measured to finish while work waits (never less than one full batch of
+    /// <see cref="MaxBatchTokens"/>, so batching stays efficient on a slow machine). About one
     /// second by default: an accepted record is labelled within about this long plus one batch, whatever the load.
     /// Raising it buys throughput on bursty input at the cost of latency under overload.
     /// </summary>

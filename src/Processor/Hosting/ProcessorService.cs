@@ -108,7 +108,7 @@ public sealed partial class ProcessorService : BackgroundService
         }
 
         var tracker = new OffsetTracker();
-        var budget = new InFlightBudget(_options.MaxInFlightBytes, _options.MaxInFlightWork, minTokens: 2L * _options.MaxBatchTokens);
+        var budget = new InFlightBudget(_options.MaxInFlightBytes, _options.MaxInFlightWork, minTokens: _options.MaxBatchTokens);
         Budget = budget;
         _metrics.Progress.Attach(budget.Snapshot);
         var consumer = KafkaIngest.WithRebalanceHandlers(

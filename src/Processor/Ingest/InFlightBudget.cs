@@ -1,3 +1,5 @@
+using System.Diagnostics;
+
 namespace StreamBert.Processor.Ingest;
 
 /// <summary>What a processor holds between consume and produce, as the budget counts it.</summary>
@@ -42,10 +44,12 @@ public sealed class InFlightBudget
     private double _ratedTokens;
     private double _ratedSeconds;
     private double _tokensPerSecond;
+    private long _lastRanTicks;
+    private bool _busyAtLastRan;
 
     /// <param name="maxBytes">Most input bytes inside the process.</param>
     /// <param name="maxWork">Most expected engine time inside the process.</param>
-    /// <param name="minTokens">Floor of the token limit whatever the rate (two full batches keep the engine fed while the next one forms).</param>
+    /// <param name="minTokens">Floor of the token limit whatever the rate (a full batch, so batching stays efficient on a slow machine).</param>
     /// <param name="initialTokensPerSecond">Rate assumed until the engine has run a batch; a low guess only makes the first second's budget small.</param>
     public InFlightBudget(long maxBytes, TimeSpan maxWork, long minTokens, double initialTokensPerSecond = 2_000)
     {
@@ -60,10 +64,14 @@ public sealed class InFlightBudget
 
     public long MaxBytes => _maxBytes;
 
-    /// <summary>The engine's tokens per second of batch time, decayed over recent batches.</summary>
+    /// <summary>
+    /// Tokens the engine finishes per second of wall time while work is waiting, decayed over recent batches: its
+    /// share of the CPU beside preprocessing, Kafka and everything else on the machine, not its speed alone — that
+    /// is what decides how long admitted work takes to come out.
+    /// </summary>
     public double TokensPerSecond => Volatile.Read(ref _tokensPerSecond);
 
-    /// <summary>Most tokens admitted at a time: <c>MaxInFlightWork</c> at the measured rate, at least two batches.</summary>
+    /// <summary>Most tokens admitted at a time: <c>MaxInFlightWork</c> at the measured rate, at least one full batch.</summary>
     public long TokenLimit => Math.Max(_minTokens, (long)(_maxWork.TotalSeconds * TokensPerSecond));
 
     /// <summary>Highest byte count seen since start.</summary>
@@ -111,13 +119,25 @@ public sealed class InFlightBudget
     /// <summary>Preprocess cut <paramref name="record"/> into sequences of <paramref name="tokens"/> word pieces in all (0 when rejected).</summary>
     public void Tokenized(InputRecord record, long tokens) => Interlocked.Add(ref _tokens, tokens - EstimatedTokens(record));
 
-    /// <summary>The engine ran <paramref name="tokens"/> real (unpadded) word pieces in <paramref name="elapsed"/>.</summary>
+    /// <summary>The engine ran <paramref name="tokens"/> real (unpadded) word pieces in <paramref name="elapsed"/> (engine thread only).</summary>
     public void Ran(long tokens, TimeSpan elapsed)
     {
-        Interlocked.Add(ref _tokens, -tokens);
+        var left = Interlocked.Add(ref _tokens, -tokens);
+        var now = Stopwatch.GetTimestamp();
+        var sinceLast = _lastRanTicks == 0 ? TimeSpan.Zero : Stopwatch.GetElapsedTime(_lastRanTicks, now);
+        var busy = _busyAtLastRan;
+        _lastRanTicks = now;
+        _busyAtLastRan = left > 0;
         if (tokens <= 0 || elapsed <= TimeSpan.Zero)
         {
             return;
+        }
+
+        // While work was waiting, the time since the previous batch is what this one cost the pipeline (the engine
+        // waited for the CPU, the batcher, preprocessing); after an idle spell only the batch's own time counts.
+        if (busy && sinceLast > elapsed)
+        {
+            elapsed = sinceLast;
         }
 
         lock (_rateGate)

@@ -32,6 +32,7 @@ public sealed partial class KafkaIngest
     private static readonly TimeSpan ProbeInterval = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan ProbeTimeout = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan LagInterval = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan PausedLagQueryBudget = TimeSpan.FromMilliseconds(500);
 
     public KafkaIngest(IConsumer<byte[]?, byte[]?> consumer, OffsetTracker tracker, InFlightBudget budget, ProcessorMetrics metrics, ILogger logger)
     {
@@ -161,6 +162,8 @@ public sealed partial class KafkaIngest
         var lastStore = Stopwatch.GetTimestamp();
         while (!stop.IsCancellationRequested)
         {
+            // Before Consume: a record the client already holds is not handed out once the budget is full.
+            ApplyBackPressure();
             ConsumeResult<byte[]?, byte[]?>? result;
             try
             {
@@ -179,7 +182,6 @@ public sealed partial class KafkaIngest
             }
 
             PublishLagIfDue();
-            ApplyBackPressure();
 
             if (result is null || result.IsPartitionEOF || result.Message is null)
             {
@@ -266,7 +268,9 @@ public sealed partial class KafkaIngest
     /// <summary>
     /// Lag per assigned partition from the client's cached high watermark (updated by every fetch response)
     /// and its position: no broker round trip, unlike <c>QueryWatermarkOffsets</c>. Position is the next
-    /// offset to consume, so records inside the pipeline do not count as lag.
+    /// offset to consume, so records inside the pipeline do not count as lag. While paused no fetch updates the
+    /// cache, so the watermarks are asked of the broker (within <see cref="PausedLagQueryBudget"/> per round):
+    /// otherwise lag would stand still exactly while the backlog grows.
     /// </summary>
     private void PublishLagIfDue()
     {
@@ -278,11 +282,24 @@ public sealed partial class KafkaIngest
         _lagPublishedTicks = Stopwatch.GetTimestamp();
         var assignment = _consumer.Assignment;
         var lag = new List<PartitionLag>(assignment.Count);
+        var started = Stopwatch.GetTimestamp();
         foreach (var partition in assignment)
         {
             try
             {
                 var high = _consumer.GetWatermarkOffsets(partition).High;
+                if (_paused && Stopwatch.GetElapsedTime(started) < PausedLagQueryBudget)
+                {
+                    try
+                    {
+                        high = _consumer.QueryWatermarkOffsets(partition, PausedLagQueryBudget).High;
+                    }
+                    catch (KafkaException ex) when (ex.Error.Code is ErrorCode.Local_TimedOut or ErrorCode.Local_Transport or ErrorCode.Local_AllBrokersDown)
+                    {
+                        // Brokers away: the cached value is the best there is (readiness reports the outage).
+                    }
+                }
+
                 var position = _consumer.Position(partition);
                 // Unknown until the first fetch of the partition answered.
                 if (high.IsSpecial || position.IsSpecial)
