@@ -83,8 +83,9 @@ public sealed class OverloadTests : IClassFixture<EmbeddedKafkaFixture>
             Assert.True(lagWhileBusy >= Inputs / 4, $"consumer lag was at most {lagWhileBusy} while half the backlog was unanswered: the backlog sat inside the process");
             Assert.Equal(0, LagNow());
 
-            // Bytes stay under the budget, give or take the record that crossed it.
-            Assert.True(budget.PeakBytes <= MaxInFlightBytes + largest, $"peak {budget.PeakBytes} bytes in flight, budget {MaxInFlightBytes}");
+            // Bytes stay under the budget, give or take the record that crossed it (and one the client had already
+            // handed over as the pause came).
+            Assert.True(budget.PeakBytes <= MaxInFlightBytes + (2 * largest), $"peak {budget.PeakBytes} bytes in flight, budget {MaxInFlightBytes}");
 
             // Hysteresis: one pause per half a budget drained at most, far fewer than records.
             Assert.InRange(progress.Pauses, 1, Inputs / 20);

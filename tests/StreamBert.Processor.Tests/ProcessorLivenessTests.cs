@@ -103,9 +103,10 @@ public sealed class ProcessorLivenessTests
     }
 
     [Fact]
-    public void Liveness_LagWhileTheBrokersAreUnreachable_Alive()
+    public void Liveness_WorkWaitingWhileTheBrokersAreUnreachable_Alive()
     {
         _ingest.PublishLag([new PartitionLag("messages", 0, 500)]);
+        _inFlight = new InFlightSnapshot(10, 1000, 100, TimeSpan.FromMilliseconds(10));
         _ingest.BrokerUnreachable("1/1 brokers are down");
         _clock.Advance(Timeout * 3);
 

@@ -13,7 +13,7 @@ public interface ILivenessProbe
 
 /// <summary>
 /// Liveness of a processor means progress (Kubernetes probe guidance; TEI's <c>/health</c> asks its backend): it
-/// is stalled when work is waiting — records inside the pipeline, or consumer lag while the brokers answer — and
+/// is stalled when the brokers answer, work is waiting — records inside the pipeline, or consumer lag — and
 /// neither ingest, the engine nor egress moved anything for <c>timeout</c>. An idle processor is alive, and so is
 /// one whose brokers are away: restarting it would only add a rebalance to the outage (readiness reports that).
 /// Kept apart from <see cref="ProcessorHealth"/> (readiness) so each can change without the other.
@@ -34,14 +34,17 @@ public sealed class ProcessorLiveness : ILivenessProbe
 
     public LivenessReport Liveness()
     {
+        // Without brokers nothing can move (egress cannot deliver, ingest cannot fetch): readiness' concern.
+        if (!_ingest.Broker.Reachable)
+        {
+            return new LivenessReport(true, "brokers unreachable");
+        }
+
         var inFlight = _progress.InFlight;
         long lag = 0;
-        if (_ingest.Broker.Reachable)
+        foreach (var partition in _ingest.Lag)
         {
-            foreach (var partition in _ingest.Lag)
-            {
-                lag += partition.Lag;
-            }
+            lag += partition.Lag;
         }
 
         if (inFlight.Records <= 0 && lag <= 0)

@@ -108,7 +108,9 @@ public sealed partial class ProcessorService : BackgroundService
         }
 
         var tracker = new OffsetTracker();
-        var budget = new InFlightBudget(_options.MaxInFlightBytes, _options.MaxInFlightWork, minTokens: _options.MaxBatchTokens);
+        // Floor: half a batch's token budget. Batches of short messages are cut by MaxBatchSequences well below
+        // MaxBatchTokens, so this still fills them, without holding seconds of work on a slow, shared machine.
+        var budget = new InFlightBudget(_options.MaxInFlightBytes, _options.MaxInFlightWork, minTokens: _options.MaxBatchTokens / 2);
         Budget = budget;
         _metrics.Progress.Attach(budget.Snapshot);
         var consumer = KafkaIngest.WithRebalanceHandlers(

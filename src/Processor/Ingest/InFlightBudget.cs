@@ -49,7 +49,7 @@ public sealed class InFlightBudget
 
     /// <param name="maxBytes">Most input bytes inside the process.</param>
     /// <param name="maxWork">Most expected engine time inside the process.</param>
-    /// <param name="minTokens">Floor of the token limit whatever the rate (a full batch, so batching stays efficient on a slow machine).</param>
+    /// <param name="minTokens">Floor of the token limit whatever the rate (enough to fill a batch, so batching stays efficient on a slow machine).</param>
     /// <param name="initialTokensPerSecond">Rate assumed until the engine has run a batch; a low guess only makes the first second's budget small.</param>
     public InFlightBudget(long maxBytes, TimeSpan maxWork, long minTokens, double initialTokensPerSecond = 2_000)
     {
@@ -71,7 +71,7 @@ public sealed class InFlightBudget
     /// </summary>
     public double TokensPerSecond => Volatile.Read(ref _tokensPerSecond);
 
-    /// <summary>Most tokens admitted at a time: <c>MaxInFlightWork</c> at the measured rate, at least one full batch.</summary>
+    /// <summary>Most tokens admitted at a time: <c>MaxInFlightWork</c> at the measured rate, at least the floor.</summary>
     public long TokenLimit => Math.Max(_minTokens, (long)(_maxWork.TotalSeconds * TokensPerSecond));
 
     /// <summary>Highest byte count seen since start.</summary>
