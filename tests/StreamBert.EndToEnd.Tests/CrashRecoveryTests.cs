@@ -12,7 +12,7 @@ namespace StreamBert.EndToEnd.Tests;
 /// consumer group takes over. The broker lives in this test process, so it outlives both.
 /// </summary>
 [Collection(SpamModelCollection.Name)]
-public sealed class CrashRecoveryTests : IClassFixture<EmbeddedKafkaFixture>
+public sealed partial class CrashRecoveryTests : IClassFixture<EmbeddedKafkaFixture>
 {
     private const int Partitions = 3;
 
@@ -211,7 +211,11 @@ public sealed class CrashRecoveryTests : IClassFixture<EmbeddedKafkaFixture>
 
         public bool HasExited => _process.HasExited;
 
-        public static ProcessorProcess Start(string name, TestTopics topics, string bootstrap, string registry, string group, ConcurrentQueue<string> log)
+        public int ExitCode => _process.ExitCode;
+
+        public Task WaitForExitAsync(CancellationToken cancellationToken) => _process.WaitForExitAsync(cancellationToken);
+
+        public static ProcessorProcess Start(string name, TestTopics topics, string bootstrap, string registry, string group, ConcurrentQueue<string> log, IReadOnlyDictionary<string, string>? environment = null)
         {
             var cli = Path.Combine(AppContext.BaseDirectory, "streambert.dll");
             Assert.True(File.Exists(cli) && File.Exists(Path.ChangeExtension(cli, ".runtimeconfig.json")), $"{cli} and its runtimeconfig.json must be in the test output (project reference to src/Cli)");
@@ -237,6 +241,10 @@ public sealed class CrashRecoveryTests : IClassFixture<EmbeddedKafkaFixture>
             // session.timeout.ms - 1000 ms): a short session keeps the restart in seconds.
             start.Environment["STREAMBERT__Kafka__Consumer__session.timeout.ms"] = "6000";
             start.Environment["STREAMBERT__Kafka__Consumer__heartbeat.interval.ms"] = "300";
+            foreach (var (key, value) in environment ?? new Dictionary<string, string>())
+            {
+                start.Environment[key] = value;
+            }
 
             var process = new Process { StartInfo = start, EnableRaisingEvents = true };
             var result = new ProcessorProcess(process);

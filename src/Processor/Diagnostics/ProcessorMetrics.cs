@@ -14,7 +14,9 @@ public sealed class ProcessorMetrics : IDisposable
 {
     public const string MeterName = "StreamBert.Processor";
 
-    private static readonly double[] SecondsBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+    // 1.5 and 2 s: the latency bound under overload is about one second of queued work plus a batch, and a p99
+    // read from the buckets should tell 2 s from 2.5 s.
+    private static readonly double[] SecondsBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 2.5, 5, 10, 30];
 
     private readonly Meter _meter = new(MeterName);
     private readonly Counter<long> _consumed;
@@ -42,6 +44,7 @@ public sealed class ProcessorMetrics : IDisposable
     {
         _servedBundles = servedBundles ?? (static () => null);
         Ingest = new IngestStatus(time);
+        Progress = new PipelineProgress(time);
         _consumed = _meter.CreateCounter<long>("streambert_records_consumed", description: "Input records consumed");
         _produced = _meter.CreateCounter<long>("streambert_records_produced", description: "Output records acknowledged by the broker");
         _deadLettered = _meter.CreateCounter<long>("streambert_records_dead_lettered", description: "Inputs sent to a dead-letter topic");
@@ -56,6 +59,11 @@ public sealed class ProcessorMetrics : IDisposable
         _latency = _meter.CreateHistogram("streambert_end_to_end_seconds", unit: "s", description: "Consume to output acknowledged",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = SecondsBuckets });
         _meter.CreateObservableGauge("streambert_consumer_lag", ObserveLag, description: "Records not yet consumed per assigned partition (high watermark - position)");
+        _meter.CreateObservableGauge("streambert_inflight_records", () => Progress.InFlight.Records, description: "Input records inside the processor (consumed, not yet handed to the producer)");
+        _meter.CreateObservableGauge("streambert_inflight_bytes", () => Progress.InFlight.Bytes, unit: "By", description: "Bytes of the input records inside the processor (bounded by Processor:MaxInFlightBytes)");
+        _meter.CreateObservableGauge("streambert_inflight_work_seconds", () => Progress.InFlight.Work.TotalSeconds, unit: "s", description: "Expected engine time of the work inside the processor (bounded by Processor:MaxInFlightWork)");
+        _meter.CreateObservableGauge("streambert_ingest_paused", () => Progress.Paused ? 1 : 0, description: "1 while ingest has paused its partitions because the in-flight budget is full");
+        _meter.CreateObservableCounter("streambert_ingest_pauses", () => Progress.Pauses, description: "Times ingest paused its partitions (resumes below half the budget)");
         _meter.CreateObservableGauge("streambert_broker_reachable", () => Ingest.Broker.Reachable ? 1 : 0, description: "1 when a broker answered the last metadata probe");
         _meter.CreateObservableGauge("streambert_model_info", ObserveModels, description: "1 per served bundle version");
         _meter.CreateObservableCounter("streambert_model_swaps", () => ObservePerBundle(_swaps), description: "Model versions swapped in while running");
@@ -64,6 +72,9 @@ public sealed class ProcessorMetrics : IDisposable
 
     /// <summary>Consumer lag and broker reachability, published by the ingest stage; also what readiness reads.</summary>
     public IngestStatus Ingest { get; }
+
+    /// <summary>Progress of the stages, what is in flight and ingest's pauses; what liveness reads.</summary>
+    public PipelineProgress Progress { get; }
 
     public long Consumed => Interlocked.Read(ref _consumedTotal);
     public long Produced => Interlocked.Read(ref _producedTotal);
@@ -89,24 +100,28 @@ public sealed class ProcessorMetrics : IDisposable
     public void RecordConsumed(string topic)
     {
         Interlocked.Increment(ref _consumedTotal);
+        Progress.Ingested();
         _consumed.Add(1, new KeyValuePair<string, object?>("topic", topic));
     }
 
     public void RecordProduced(string topic)
     {
         Interlocked.Increment(ref _producedTotal);
+        Progress.Egressed();
         _produced.Add(1, new KeyValuePair<string, object?>("topic", topic));
     }
 
     public void RecordDeadLetter(string topic)
     {
         Interlocked.Increment(ref _deadLetteredTotal);
+        Progress.Egressed();
         _deadLettered.Add(1, new KeyValuePair<string, object?>("topic", topic));
     }
 
     public void RecordBatch(SequenceBatch batch, TimeSpan elapsed)
     {
         Interlocked.Increment(ref _batches);
+        Progress.EngineRan();
         Interlocked.Add(ref _sequences, batch.Items.Count);
         Interlocked.Add(ref _realTokens, batch.RealTokens);
         Interlocked.Add(ref _paddedTokens, batch.PaddedTokens);

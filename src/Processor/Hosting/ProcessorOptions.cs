@@ -55,8 +55,47 @@ public sealed class ProcessorOptions
     /// <summary>Word pieces shared by consecutive windows of a long text.</summary>
     [Range(0, 256)] public int WindowOverlap { get; set; } = 32;
 
-    /// <summary>Capacity of each bounded channel between stages.</summary>
+    /// <summary>
+    /// Capacity of each bounded channel between stages: a safety cap on item counts only. What the process holds
+    /// is limited by <see cref="MaxInFlightBytes"/> and <see cref="MaxInFlightWork"/>, because a count says nothing
+    /// about memory or latency when one record can be 1,000 times another.
+    /// </summary>
     [Range(1, 1_000_000)] public int ChannelCapacity { get; set; } = 1024;
+
+    /// <summary>
+    /// Most bytes of input records (key, value, headers) held between consume and produce. Ingest pauses its
+    /// partitions when this or <see cref="MaxInFlightWork"/> is reached and resumes when both are below half, so
+    /// under overload the backlog waits in Kafka (where consumer lag shows it) instead of in memory. Decoded text,
+    /// tokens and outputs take a small multiple of these bytes; librdkafka's own queues are bounded separately
+    /// (<c>queued.max.messages.kbytes</c>, <c>queue.buffering.max.kbytes</c>, see <see cref="KafkaClientSettings"/>).
+    /// </summary>
+    [Range(64 * 1024, 16L * 1024 * 1024 * 1024)] public long MaxInFlightBytes { get; set; } = 32 * 1024 * 1024;
+
+    /// <summary>
+    /// Most expected engine time held inside the process: tokens admitted and not yet run, divided by the tokens per
+    /// second the engine is measured to finish while work waits (never less than half of
+    /// <see cref="MaxBatchTokens"/>, so batches stay full on a slow machine). About one
+    /// second by default: an accepted record is labelled within about this long plus one batch, whatever the load.
+    /// Raising it buys throughput on bursty input at the cost of latency under overload.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00.050", "00:10:00")] public TimeSpan MaxInFlightWork { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// <c>/healthz</c> answers 503 when work is waiting (records inside the pipeline, or consumer lag while a broker
+    /// answers) and neither ingest, the engine nor egress made progress for this long. Longer than the slowest
+    /// batch under load and a consumer-group rebalance, so a busy or rebalancing processor is never restarted;
+    /// a broker outage is readiness' concern (<see cref="BrokerContactTimeout"/>), not liveness'.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:01", "01:00:00")] public TimeSpan LivenessTimeout { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// After a stage fails, how long the other stages get to stop (and the producer to deliver what it holds)
+    /// before the service gives up on them and the process exits; only offsets finished by then are committed.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "00:01:00")] public TimeSpan AbortTimeout { get; set; } = TimeSpan.FromSeconds(3);
+
+    /// <summary>Deliberate faults for fault-injection tests; off unless set. Never set in production.</summary>
+    public ChaosOptions Chaos { get; set; } = new();
 
     /// <summary>Spam score at or above which a message is labelled spam.</summary>
     [Range(0.0, 1.0)] public double SpamThreshold { get; set; } = 0.5;
@@ -81,4 +120,17 @@ public sealed class ProcessorOptions
 
     /// <summary><c>/readyz</c> reports unready when no broker answered a metadata probe for this long (probes run every 2 s).</summary>
     [Range(typeof(TimeSpan), "00:00:01", "01:00:00")] public TimeSpan BrokerContactTimeout { get; set; } = TimeSpan.FromSeconds(10);
+}
+
+/// <summary>
+/// Fault injection (<c>Processor:Chaos</c>), for tests that prove a failing stage stops the process instead of
+/// hanging it: after <see cref="FaultAfter"/> items, the named stage throws on every further item.
+/// </summary>
+public sealed class ChaosOptions
+{
+    /// <summary>Empty (off), <c>engine</c> (per batch), <c>postprocess</c> (per document) or <c>egress</c> (per output set).</summary>
+    [RegularExpression("^(|engine|postprocess|egress)$")] public string FaultStage { get; set; } = "";
+
+    /// <summary>Items the stage handles normally before the first injected fault.</summary>
+    [Range(0, int.MaxValue)] public int FaultAfter { get; set; }
 }

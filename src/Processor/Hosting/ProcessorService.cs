@@ -16,9 +16,14 @@ namespace StreamBert.Processor.Hosting;
 
 /// <summary>
 /// Wires the stages of DESIGN.md with bounded channels:
-/// Ingest → Preprocess → Batching → Inference (engine thread) → Postprocess → Egress.
+/// Ingest → Preprocess → Batching → Inference (engine thread) → Postprocess → Egress,
+/// admitting work through an <see cref="InFlightBudget"/> (bytes and expected engine time) at ingest.
 /// Stopping drains the stages in order, delivers every output and commits the finished offsets.
-/// A stage that fails completes its channel with the exception and the host stops.
+/// The stages are supervised as one unit, as .NET's own <c>BackgroundServiceExceptionBehavior.StopHost</c> does
+/// for services: the first stage to fail (or end while others run) is logged as critical, the others are
+/// cancelled and given <see cref="ProcessorOptions.AbortTimeout"/> to stop, the offsets whose outputs were
+/// acknowledged are committed (the contiguous run only), the exit code is set and the host stops. A stage must
+/// never be left waiting for a downstream one that died: <c>Task.WhenAll</c> alone would wait for ever.
 /// </summary>
 public sealed partial class ProcessorService : BackgroundService
 {
@@ -28,8 +33,10 @@ public sealed partial class ProcessorService : BackgroundService
     private readonly ProcessorMetrics _metrics;
     private readonly IHostApplicationLifetime _lifetime;
     private readonly ILogger<ProcessorService> _logger;
+    private readonly CancellationTokenSource _abort = new();
     private ServingPlan? _plan;
     private ModelSlot? _slot;
+    private int _exitCode;
 
     public ProcessorService(IOptions<ProcessorOptions> options, IOptions<TopicNames> topics, IOptions<KafkaClientSettings> kafka, ProcessorMetrics metrics, IHostApplicationLifetime lifetime, ILogger<ProcessorService> logger)
     {
@@ -50,6 +57,12 @@ public sealed partial class ProcessorService : BackgroundService
     /// <summary>Applies model events, once started.</summary>
     public ModelUpdater? Updater { get; private set; }
 
+    /// <summary>The running pipeline's in-flight budget, once started.</summary>
+    public InFlightBudget? Budget { get; private set; }
+
+    /// <summary>0 while running or after a clean stop; 1 once a fatal error stopped the service (also set as <see cref="Environment.ExitCode"/>).</summary>
+    public int ExitCode => Volatile.Read(ref _exitCode);
+
     /// <summary>Raised on the engine thread as each batch starts, with the generation of the models it runs on.</summary>
     public event Action<long, ModelSet, SequenceBatch>? BatchStarted;
 
@@ -58,24 +71,30 @@ public sealed partial class ProcessorService : BackgroundService
 
     private readonly TaskCompletionSource _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    public override void Dispose()
+    {
+        _abort.Dispose();
+        base.Dispose();
+    }
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         await Task.Yield();
+        ChaosFault chaos;
         try
         {
+            chaos = new ChaosFault(_options.Chaos);
             _plan = ModelLoader.Load(_options, _topics);
         }
         catch (Exception ex)
         {
             _started.TrySetException(ex);
-            LogFatal(_logger, ex);
-            Environment.ExitCode = 1;
-            _lifetime.StopApplication();
+            Fatal(ex);
             throw;
         }
 
         var models = _plan.Models;
-        using var slot = new ModelSlot(models);
+        var slot = new ModelSlot(models);
         _slot = slot;
         foreach (var (name, manifest) in models.Bundles)
         {
@@ -83,13 +102,22 @@ public sealed partial class ProcessorService : BackgroundService
         }
 
         LogDevice(_logger, models.Device.Provider, models.Device.Reason);
+        if (chaos.Enabled)
+        {
+            LogChaos(_logger, _options.Chaos.FaultStage, _options.Chaos.FaultAfter);
+        }
 
         var tracker = new OffsetTracker();
-        using var consumer = KafkaIngest.WithRebalanceHandlers(
+        // Floor: half a batch's token budget. Batches of short messages are cut by MaxBatchSequences well below
+        // MaxBatchTokens, so this still fills them, without holding seconds of work on a slow, shared machine.
+        var budget = new InFlightBudget(_options.MaxInFlightBytes, _options.MaxInFlightWork, minTokens: _options.MaxBatchTokens / 2);
+        Budget = budget;
+        _metrics.Progress.Attach(budget.Snapshot);
+        var consumer = KafkaIngest.WithRebalanceHandlers(
                 new ConsumerBuilder<byte[]?, byte[]?>(_kafka.ConsumerConfig(_options)), tracker, _logger)
             .SetErrorHandler((_, e) => OnClientError(e))
             .Build();
-        using var producer = new ProducerBuilder<byte[]?, byte[]>(_kafka.ProducerConfig(_options))
+        var producer = new ProducerBuilder<byte[]?, byte[]>(_kafka.ProducerConfig(_options))
             .SetErrorHandler((_, e) => OnClientError(e))
             .Build();
 
@@ -100,70 +128,234 @@ public sealed partial class ProcessorService : BackgroundService
         var documents = Bounded<Document>(capacity);
         var outputs = Bounded<OutputSet>(capacity);
 
-        // The pipeline keeps running after stoppingToken fires: it drains what was consumed, then ends.
-        using var abort = new CancellationTokenSource();
-        void Fatal(Exception ex)
-        {
-            LogFatal(_logger, ex);
-            Environment.ExitCode = 1;
-            abort.Cancel();
-            _lifetime.StopApplication();
-        }
-
+        // The pipeline keeps running after stoppingToken fires: it drains what was consumed, then ends. Only a
+        // fatal error (_abort) cancels the stages.
+        var abort = _abort.Token;
         var preprocessor = new Preprocessor(_options, _topics);
         var postprocessor = new Postprocessor(_options, _topics);
         var batcher = new TokenBudgetBatcher(new BatchingLimits(_options.MaxBatchTokens, _options.MaxBatchDelay, _options.MaxBatchSequences));
         var engine = new EngineWorker(slot, _metrics);
-        engine.BatchStarted += (generation, set, batch) => BatchStarted?.Invoke(generation, set, batch);
+        engine.BatchStarted += (generation, set, batch) =>
+        {
+            chaos.Tick(ChaosFault.Engine);
+            BatchStarted?.Invoke(generation, set, batch);
+        };
+        engine.BatchFinished += (batch, elapsed) => budget.Ran(batch.RealTokens, elapsed);
         var updater = new ModelUpdater(slot, _options.Registry, _plan.Settings, _metrics, _logger);
         Updater = updater;
         var egress = new KafkaEgress(producer, tracker, _metrics, _logger, Fatal);
-        var ingest = new KafkaIngest(consumer, tracker, _metrics, _logger);
+        var ingest = new KafkaIngest(consumer, tracker, budget, _metrics, _logger);
 
-        var preprocessTask = Task.Run(() => PreprocessAsync(records.Reader, sequences.Writer, outputs.Writer, preprocessor, postprocessor, slot, abort.Token), CancellationToken.None);
-        var batchTask = Task.Run(() => batcher.RunAsync(sequences.Reader, batches.Writer, abort.Token), CancellationToken.None);
-        var engineTask = engine.RunAsync(batches.Reader, documents.Writer, abort.Token);
-        var postprocessTask = Task.Run(() => PostprocessAsync(documents.Reader, outputs.Writer, postprocessor, abort.Token), CancellationToken.None);
-        var egressTask = Task.Run(() => egress.RunAsync(outputs.Reader, abort.Token), CancellationToken.None);
-        var pipeline = Task.WhenAll(preprocessTask, batchTask, engineTask, postprocessTask, egressTask);
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, abort.Token);
-        var ingestTask = ingest.RunAsync(_plan.Topics, records.Writer, pipeline, stop.Token);
+        // Outputs leave the budget as egress takes them: from there the producer's queue, bounded in bytes, holds them.
+        var toEgress = new ObservedChannelReader<OutputSet>(outputs.Reader, set =>
+        {
+            budget.Release(set.Input);
+            chaos.Tick(ChaosFault.Egress);
+        });
+
+        var stages = new List<Stage>
+        {
+            new("preprocess", Task.Run(() => PreprocessAsync(records.Reader, sequences.Writer, outputs.Writer, preprocessor, postprocessor, slot, budget, abort), CancellationToken.None)),
+            new("batching", Task.Run(() => batcher.RunAsync(sequences.Reader, batches.Writer, abort), CancellationToken.None)),
+            new("engine", engine.RunAsync(batches.Reader, documents.Writer, abort)),
+            new("postprocess", Task.Run(() => PostprocessAsync(documents.Reader, outputs.Writer, postprocessor, chaos, abort), CancellationToken.None)),
+            new("egress", Task.Run(() => egress.RunAsync(toEgress, abort), CancellationToken.None)),
+        };
+        var pipeline = DrainedAsync([.. stages], producer);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, abort);
+        stages.Add(new("ingest", ingest.RunAsync(_plan.Topics, records.Writer, BoundedAfterAbort(pipeline), stop.Token)));
         using var stopUpdates = CancellationTokenSource.CreateLinkedTokenSource(stop.Token);
         var updatesTask = updater.RunAsync(_kafka.ConsumerConfig(_options), _topics.Models, stopUpdates.Token);
         LogStarted(_logger, string.Join(", ", _plan.Topics));
         _started.TrySetResult();
 
+        var stopped = false;
         try
         {
-            await Task.WhenAll(pipeline, ingestTask).ConfigureAwait(false);
-            LogStopped(_logger, _metrics.Consumed, _metrics.Produced, _metrics.DeadLettered);
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException || abort.IsCancellationRequested)
-        {
-            Fatal(ex);
-            throw;
+            stopped = await SuperviseAsync(stages, stoppingToken).ConfigureAwait(false)
+                && await EndsWithinAsync(pipeline, _options.AbortTimeout).ConfigureAwait(false);
+            if (ExitCode == 0)
+            {
+                LogStopped(_logger, _metrics.Consumed, _metrics.Produced, _metrics.DeadLettered);
+            }
         }
         finally
         {
             await stopUpdates.CancelAsync().ConfigureAwait(false);
             try
             {
-                await updatesTask.ConfigureAwait(false);
+                await updatesTask.WaitAsync(_options.AbortTimeout, CancellationToken.None).ConfigureAwait(false);
             }
-            catch (OperationCanceledException)
+            catch (Exception ex) when (ex is OperationCanceledException or TimeoutException)
             {
             }
 
             _slot = null;
+
+            // A stage that did not stop may still be inside the consumer, the producer or a model session:
+            // disposing them under it would crash in native code. The process is exiting anyway.
+            if (stopped)
+            {
+                consumer.Dispose();
+                producer.Dispose();
+                slot.Dispose();
+            }
         }
+    }
+
+    private sealed record Stage(string Name, Task Task);
+
+    /// <summary>
+    /// Waits for every stage. The first one that fails — or completes while ingest is still consuming, which only a
+    /// bug can cause — is fatal; the rest then get <see cref="ProcessorOptions.AbortTimeout"/> to stop. True when
+    /// every stage ended.
+    /// </summary>
+    private async Task<bool> SuperviseAsync(List<Stage> stages, CancellationToken stopping)
+    {
+        var running = new List<Stage>(stages);
+        while (running.Count > 0)
+        {
+            var done = await Task.WhenAny(running.Select(s => s.Task)).ConfigureAwait(false);
+            var stage = running.Find(s => s.Task == done)!;
+            running.Remove(stage);
+            if (_abort.IsCancellationRequested)
+            {
+                // Failed already (an egress delivery error, a fatal client error): this is the consequence.
+                break;
+            }
+
+            if (done.Exception?.GetBaseException() is { } error)
+            {
+                Fatal(error, stage.Name);
+                break;
+            }
+
+            if (done.IsCanceled)
+            {
+                Fatal(new InvalidOperationException($"The {stage.Name} stage was cancelled while the processor was running."));
+                break;
+            }
+
+            // Before a stop, channels are never completed, so a stage that ends is a bug that would strand the others.
+            if (!stopping.IsCancellationRequested)
+            {
+                Fatal(new InvalidOperationException($"The {stage.Name} stage ended while the processor was running."));
+                break;
+            }
+        }
+
+        if (running.Count == 0)
+        {
+            return true;
+        }
+
+        var rest = Task.WhenAll(running.Select(s => s.Task));
+        try
+        {
+            await rest.WaitAsync(_options.AbortTimeout, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            LogStagesStuck(_logger, string.Join(", ", running.Where(s => !s.Task.IsCompleted).Select(s => s.Name)), _options.AbortTimeout.TotalSeconds);
+            return false;
+        }
+        catch (Exception ex)
+        {
+            // The cancelled stages end with OperationCanceledException or the failure passed down their channels.
+            LogStageAborted(_logger, ex.GetBaseException().Message);
+        }
+
+        return true;
+    }
+
+    private static async Task<bool> EndsWithinAsync(Task task, TimeSpan timeout)
+    {
+        try
+        {
+            await task.WaitAsync(timeout, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            return false;
+        }
+        catch (Exception)
+        {
+            // Its stages' failures were reported by the supervisor.
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// Completes when the stages after ingest have ended; on a fatal error, after the producer had a bounded chance
+    /// to deliver what it holds, so outputs already produced get acknowledged and their offsets committed.
+    /// </summary>
+    private async Task DrainedAsync(List<Stage> stages, IProducer<byte[]?, byte[]> producer)
+    {
+        try
+        {
+            await Task.WhenAll(stages.Select(s => s.Task)).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (_abort.IsCancellationRequested)
+            {
+                var flush = _options.AbortTimeout / 2;
+                await Task.Run(() => producer.Flush(flush), CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>
+    /// <paramref name="pipeline"/>, or — once the processor is aborting — at most half the abort timeout later, so
+    /// ingest commits what finished and leaves the group even when a stage (an engine call) does not stop.
+    /// </summary>
+    private Task BoundedAfterAbort(Task pipeline)
+    {
+        var giveUp = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var registration = _abort.Token.Register(() => _ = Task.Delay(_options.AbortTimeout / 2).ContinueWith(_ => giveUp.TrySetResult(), TaskScheduler.Default));
+        _ = pipeline.ContinueWith(_ => registration.Dispose(), TaskScheduler.Default);
+        return Task.WhenAny(pipeline, giveUp.Task);
+    }
+
+    /// <summary>Logs, sets a non-zero exit code, cancels every stage and stops the host; only the first call counts.</summary>
+    private void Fatal(Exception exception) => Fatal(exception, stage: null);
+
+    private void Fatal(Exception exception, string? stage)
+    {
+        if (Interlocked.CompareExchange(ref _exitCode, 1, 0) != 0)
+        {
+            return;
+        }
+
+        if (stage is null)
+        {
+            LogFatal(_logger, exception);
+        }
+        else
+        {
+            LogStageFailed(_logger, stage, exception);
+        }
+
+        Environment.ExitCode = 1;
+        try
+        {
+            _abort.Cancel();
+        }
+        catch (AggregateException ex)
+        {
+            // A callback registered on the token failed; the stages are cancelled regardless.
+            LogStageAborted(_logger, ex.GetBaseException().Message);
+        }
+
+        _lifetime.StopApplication();
     }
 
     private void OnClientError(Error error)
     {
         if (error.IsFatal)
         {
-            LogFatal(_logger, new KafkaException(error));
-            _lifetime.StopApplication();
+            Fatal(new KafkaException(error));
         }
         else
         {
@@ -171,7 +363,7 @@ public sealed partial class ProcessorService : BackgroundService
         }
     }
 
-    private static async Task PreprocessAsync(ChannelReader<InputRecord> input, ChannelWriter<SequenceWork> sequences, ChannelWriter<OutputSet> outputs, Preprocessor preprocessor, Postprocessor deadLetters, ModelSlot models, CancellationToken cancellationToken)
+    private static async Task PreprocessAsync(ChannelReader<InputRecord> input, ChannelWriter<SequenceWork> sequences, ChannelWriter<OutputSet> outputs, Preprocessor preprocessor, Postprocessor deadLetters, ModelSlot models, InFlightBudget budget, CancellationToken cancellationToken)
     {
         try
         {
@@ -182,6 +374,13 @@ public sealed partial class ProcessorService : BackgroundService
                     switch (preprocessor.Process(record, models.Current))
                     {
                         case Accepted accepted:
+                            long tokens = 0;
+                            foreach (var work in accepted.Document.Sequences)
+                            {
+                                tokens += work.Length;
+                            }
+
+                            budget.Tokenized(record, tokens);
                             foreach (var work in accepted.Document.Sequences)
                             {
                                 await sequences.WriteAsync(work, cancellationToken).ConfigureAwait(false);
@@ -189,6 +388,7 @@ public sealed partial class ProcessorService : BackgroundService
 
                             break;
                         case Rejected rejected:
+                            budget.Tokenized(record, 0);
                             await outputs.WriteAsync(deadLetters.DeadLetter(rejected), cancellationToken).ConfigureAwait(false);
                             break;
                     }
@@ -204,7 +404,7 @@ public sealed partial class ProcessorService : BackgroundService
         }
     }
 
-    private static async Task PostprocessAsync(ChannelReader<Document> input, ChannelWriter<OutputSet> output, Postprocessor postprocessor, CancellationToken cancellationToken)
+    private static async Task PostprocessAsync(ChannelReader<Document> input, ChannelWriter<OutputSet> output, Postprocessor postprocessor, ChaosFault chaos, CancellationToken cancellationToken)
     {
         try
         {
@@ -212,6 +412,7 @@ public sealed partial class ProcessorService : BackgroundService
             {
                 while (input.TryRead(out var document))
                 {
+                    chaos.Tick(ChaosFault.Postprocess);
                     await output.WriteAsync(postprocessor.Build(document), cancellationToken).ConfigureAwait(false);
                 }
             }
@@ -246,6 +447,18 @@ public sealed partial class ProcessorService : BackgroundService
 
     [LoggerMessage(Level = LogLevel.Critical, Message = "Processor stopping on a fatal error")]
     private static partial void LogFatal(ILogger logger, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Critical, Message = "Processor stage {Stage} failed; stopping the processor")]
+    private static partial void LogStageFailed(ILogger logger, string stage, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Stages stopped after the failure: {Reason}")]
+    private static partial void LogStageAborted(ILogger logger, string reason);
+
+    [LoggerMessage(Level = LogLevel.Critical, Message = "Stages {Stages} did not stop within {Seconds} s of the failure; exiting without them")]
+    private static partial void LogStagesStuck(ILogger logger, string stages, double seconds);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Fault injection on: stage {Stage} fails after {After} items (Processor:Chaos)")]
+    private static partial void LogChaos(ILogger logger, string stage, int after);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Kafka client error: {Reason}")]
     private static partial void LogClientError(ILogger logger, string reason);

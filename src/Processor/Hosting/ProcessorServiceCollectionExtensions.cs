@@ -33,6 +33,11 @@ public static class ProcessorServiceCollectionExtensions
             sp.GetRequiredService<Func<IReadOnlyDictionary<string, BundleManifest>?>>(),
             sp.GetRequiredService<IOptions<ProcessorOptions>>().Value.BrokerContactTimeout));
 
+        services.AddSingleton(sp => new ProcessorLiveness(
+            sp.GetRequiredService<ProcessorMetrics>().Progress,
+            sp.GetRequiredService<ProcessorMetrics>().Ingest,
+            sp.GetRequiredService<IOptions<ProcessorOptions>>().Value.LivenessTimeout));
+
         services.AddOpenTelemetry()
             .ConfigureResource(resource => resource.AddService("streambert-processor"))
             .WithMetrics(metrics => metrics.AddMeter(ProcessorMetrics.MeterName).AddPrometheusExporter());
@@ -43,7 +48,8 @@ public static class ProcessorServiceCollectionExtensions
                 new ObservabilityEndpoint(options.MetricsHost, options.MetricsPort),
                 sp.GetRequiredService<MeterProvider>(),
                 sp.GetRequiredService<ProcessorHealth>(),
-                sp.GetRequiredService<ILoggerFactory>());
+                sp.GetRequiredService<ILoggerFactory>(),
+                sp.GetRequiredService<ProcessorLiveness>());
         });
 
         // Registration order is start order (and the reverse of stop order): endpoints up before the models

@@ -29,6 +29,9 @@ public sealed class EngineWorker
     /// </summary>
     public event Action<long, ModelSet, SequenceBatch>? BatchStarted;
 
+    /// <summary>Raised on the engine thread after each batch ran, with its engine time (what the in-flight budget's rate is measured from).</summary>
+    public event Action<SequenceBatch, TimeSpan>? BatchFinished;
+
     public Task RunAsync(ChannelReader<SequenceBatch> input, ChannelWriter<Document> output, CancellationToken cancellationToken)
     {
         var completion = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -62,7 +65,9 @@ public sealed class EngineWorker
             {
                 var started = Stopwatch.GetTimestamp();
                 RunBatch(batch);
-                _metrics.RecordBatch(batch, Stopwatch.GetElapsedTime(started));
+                var elapsed = Stopwatch.GetElapsedTime(started);
+                _metrics.RecordBatch(batch, elapsed);
+                BatchFinished?.Invoke(batch, elapsed);
                 foreach (var work in batch.Items)
                 {
                     var document = ((SequenceOwner)work.State!).Document;

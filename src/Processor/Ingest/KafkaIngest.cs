@@ -10,7 +10,10 @@ namespace StreamBert.Processor.Ingest;
 /// The consume loop, on its own thread as the Kafka client's examples run it. It stores only offsets the
 /// <see cref="OffsetTracker"/> has released (auto-commit then commits stored offsets), pauses its partitions
 /// while the pipeline is full, commits on revocation, and on shutdown waits for the pipeline to drain
-/// before its final commit. It also publishes consumer lag (from the consume thread, about once a second)
+/// before its final commit. Back-pressure is the <see cref="InFlightBudget"/>'s: when it is full the loop pauses
+/// every assigned partition and resumes them only when it is below half (hysteresis: librdkafka drops its prefetch
+/// on each pause, so pausing per record would thrash), and it keeps calling <c>Consume</c> while paused so group
+/// events (rebalances) are served and the backlog stays in Kafka, where consumer lag shows it. It also publishes consumer lag (from the consume thread, about once a second)
 /// and broker reachability (a metadata probe on the consumer's connections every 2 s) to
 /// <see cref="ProcessorMetrics.Ingest"/>, for the metrics and readiness endpoints.
 /// </summary>
@@ -20,16 +23,20 @@ public sealed partial class KafkaIngest
     private readonly OffsetTracker _tracker;
     private readonly ProcessorMetrics _metrics;
     private readonly ILogger _logger;
+    private readonly InFlightBudget _budget;
     private long _lagPublishedTicks;
+    private bool _paused;
 
     // A metadata request per probe: cheap for a broker, and unlike the consume loop it fails visibly when
     // no broker is reachable (Consume just returns nothing).
     private static readonly TimeSpan ProbeInterval = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan ProbeTimeout = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan LagInterval = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan PausedLagQueryBudget = TimeSpan.FromMilliseconds(500);
 
-    public KafkaIngest(IConsumer<byte[]?, byte[]?> consumer, OffsetTracker tracker, ProcessorMetrics metrics, ILogger logger)
+    public KafkaIngest(IConsumer<byte[]?, byte[]?> consumer, OffsetTracker tracker, InFlightBudget budget, ProcessorMetrics metrics, ILogger logger)
     {
+        _budget = budget;
         _consumer = consumer;
         _tracker = tracker;
         _metrics = metrics;
@@ -64,7 +71,11 @@ public sealed partial class KafkaIngest
                 LogRevoked(logger, string.Join(", ", partitions));
             });
 
-    /// <summary>Runs the loop on a dedicated thread until <paramref name="stop"/>, then completes <paramref name="output"/>.</summary>
+    /// <summary>
+    /// Runs the loop on a dedicated thread until <paramref name="stop"/>, then completes <paramref name="output"/>,
+    /// waits for <paramref name="pipelineDrained"/> and commits the finished offsets. After a failure elsewhere the
+    /// caller makes <paramref name="pipelineDrained"/> complete within a bounded time whether or not the stages did.
+    /// </summary>
     public Task RunAsync(IReadOnlyCollection<string> topics, ChannelWriter<InputRecord> output, Task pipelineDrained, CancellationToken stop)
     {
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -151,6 +162,8 @@ public sealed partial class KafkaIngest
         var lastStore = Stopwatch.GetTimestamp();
         while (!stop.IsCancellationRequested)
         {
+            // Before Consume: a record the client already holds is not handed out once the budget is full.
+            ApplyBackPressure();
             ConsumeResult<byte[]?, byte[]?>? result;
             try
             {
@@ -177,48 +190,87 @@ public sealed partial class KafkaIngest
 
             var generation = _tracker.Track(result.TopicPartitionOffset);
             var record = new InputRecord(result.TopicPartitionOffset, result.Message.Key, result.Message.Value, result.Message.Headers ?? [], Stopwatch.GetTimestamp(), generation);
+            _budget.Admit(record);
             _metrics.RecordConsumed(result.Topic);
-            if (!output.TryWrite(record))
+            if (_paused)
             {
-                WaitForRoom(output, record, stop);
+                // A partition assigned by a rebalance while paused starts unpaused; pausing it as its first record
+                // arrives keeps the overshoot to one record per new partition.
+                _consumer.Pause([result.TopicPartition]);
+            }
+
+            if (!output.TryWrite(record) && !WaitForRoom(output, record, stop))
+            {
+                return;
             }
         }
     }
 
-    /// <summary>Back-pressure: pause fetching until the pipeline has room, keeping the group membership alive.</summary>
-    private void WaitForRoom(ChannelWriter<InputRecord> output, InputRecord record, CancellationToken stop)
+    /// <summary>Pauses every assigned partition when the budget is full; resumes them once it is below half.</summary>
+    private void ApplyBackPressure()
     {
-        var paused = _consumer.Assignment;
-        _consumer.Pause(paused);
-        try
+        if (!_paused && _budget.IsFull)
         {
-            while (!output.TryWrite(record))
-            {
-                try
-                {
-                    output.WaitToWriteAsync(stop).AsTask().Wait(TimeSpan.FromMilliseconds(200), stop);
-                }
-                catch (OperationCanceledException)
-                {
-                    // Shutdown with a full pipeline: the record was tracked, so write it anyway once there is room.
-                    output.WriteAsync(record, CancellationToken.None).AsTask().GetAwaiter().GetResult();
-                    return;
-                }
+            Pause();
+        }
+        else if (_paused && _budget.IsBelowHalf)
+        {
+            _consumer.Resume(_consumer.Assignment);
+            _paused = false;
+            _metrics.Progress.IngestResumed();
+            LogResumed(_logger, _budget.Snapshot().Bytes);
+        }
+    }
 
-                StoreReady(_consumer, _tracker, _logger);
-                PublishLagIfDue();
-            }
-        }
-        finally
+    private void Pause()
+    {
+        _consumer.Pause(_consumer.Assignment);
+        _paused = true;
+        _metrics.Progress.IngestPaused();
+        var inFlight = _budget.Snapshot();
+        LogPaused(_logger, inFlight.Records, inFlight.Bytes, inFlight.Work.TotalSeconds);
+    }
+
+    /// <summary>
+    /// The first stage's channel is full by count (its safety cap, reached only by very many tiny records): pause
+    /// like a full budget and wait for room. False when stopped meanwhile: the record is dropped unforwarded, and
+    /// since it stays unfinished in the tracker, no offset at or past it is committed; its next reader repeats it.
+    /// </summary>
+    private bool WaitForRoom(ChannelWriter<InputRecord> output, InputRecord record, CancellationToken stop)
+    {
+        if (!_paused)
         {
-            _consumer.Resume(paused);
+            Pause();
         }
+
+        var room = output.WaitToWriteAsync(CancellationToken.None).AsTask();
+        while (!output.TryWrite(record))
+        {
+            if (room.IsCompleted)
+            {
+                room = output.WaitToWriteAsync(CancellationToken.None).AsTask();
+            }
+
+            room.Wait(100, CancellationToken.None);
+            if (stop.IsCancellationRequested)
+            {
+                _budget.Withdraw(record);
+                return false;
+            }
+
+            StoreReady(_consumer, _tracker, _logger);
+            PublishLagIfDue();
+        }
+
+        return true;
     }
 
     /// <summary>
     /// Lag per assigned partition from the client's cached high watermark (updated by every fetch response)
     /// and its position: no broker round trip, unlike <c>QueryWatermarkOffsets</c>. Position is the next
-    /// offset to consume, so records inside the pipeline do not count as lag.
+    /// offset to consume, so records inside the pipeline do not count as lag. While paused no fetch updates the
+    /// cache, so the watermarks are asked of the broker (within <see cref="PausedLagQueryBudget"/> per round):
+    /// otherwise lag would stand still exactly while the backlog grows.
     /// </summary>
     private void PublishLagIfDue()
     {
@@ -230,11 +282,24 @@ public sealed partial class KafkaIngest
         _lagPublishedTicks = Stopwatch.GetTimestamp();
         var assignment = _consumer.Assignment;
         var lag = new List<PartitionLag>(assignment.Count);
+        var started = Stopwatch.GetTimestamp();
         foreach (var partition in assignment)
         {
             try
             {
                 var high = _consumer.GetWatermarkOffsets(partition).High;
+                if (_paused && Stopwatch.GetElapsedTime(started) < PausedLagQueryBudget)
+                {
+                    try
+                    {
+                        high = _consumer.QueryWatermarkOffsets(partition, PausedLagQueryBudget).High;
+                    }
+                    catch (KafkaException ex) when (ex.Error.Code is ErrorCode.Local_TimedOut or ErrorCode.Local_Transport or ErrorCode.Local_AllBrokersDown)
+                    {
+                        // Brokers away: the cached value is the best there is (readiness reports the outage).
+                    }
+                }
+
                 var position = _consumer.Position(partition);
                 // Unknown until the first fetch of the partition answered.
                 if (high.IsSpecial || position.IsSpecial)
@@ -343,6 +408,12 @@ public sealed partial class KafkaIngest
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Consume error: {Reason}")]
     private static partial void LogConsumeError(ILogger logger, string reason);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Ingest paused: {Records} records, {Bytes} bytes, {WorkSeconds:F2} s of engine work in flight")]
+    private static partial void LogPaused(ILogger logger, long records, long bytes, double workSeconds);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Ingest resumed: {Bytes} bytes in flight")]
+    private static partial void LogResumed(ILogger logger, long bytes);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Brokers reachable")]
     private static partial void LogBrokerReachable(ILogger logger);

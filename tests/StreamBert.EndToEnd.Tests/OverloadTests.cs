@@ -1,0 +1,121 @@
+using System.Diagnostics;
+using Confluent.Kafka;
+using Microsoft.Extensions.DependencyInjection;
+using StreamBert.Kafka.Tests;
+using StreamBert.Processor.Diagnostics;
+using StreamBert.Processor.Hosting;
+using StreamBert.Processor.Ingest;
+using Xunit.Abstractions;
+
+namespace StreamBert.EndToEnd.Tests;
+
+/// <summary>
+/// Overload, short form of <c>streambert bench-overload</c>: a backlog many times what the processor can drain in a
+/// second arrives at once. The in-flight budget must keep the work inside the process small (bytes under
+/// <c>MaxInFlightBytes</c>), pause with hysteresis (a pause per budget's worth of records, not per record), leave the
+/// backlog in Kafka where consumer lag shows it, keep consume→output latency bounded, and lose nothing.
+/// </summary>
+[Collection(SpamModelCollection.Name)]
+public sealed class OverloadTests : IClassFixture<EmbeddedKafkaFixture>
+{
+    private const int Partitions = 6;
+    private const int Inputs = 2000;
+    private const long MaxInFlightBytes = 64 * 1024;
+
+    private readonly EmbeddedKafkaFixture _kafka;
+    private readonly SpamModelFixture _model;
+    private readonly ITestOutputHelper _output;
+
+    public OverloadTests(EmbeddedKafkaFixture kafka, SpamModelFixture model, ITestOutputHelper output)
+    {
+        _kafka = kafka;
+        _model = model;
+        _output = output;
+    }
+
+    [Fact]
+    public async Task Processor_BacklogFarAboveTheDrainRate_InFlightBoundedFewPausesLagShowsTheBacklogNothingLost()
+    {
+        var bootstrap = _kafka.BootstrapServers;
+        var topics = TestTopics.Create(_kafka, Partitions);
+        var group = EmbeddedKafkaFixture.NewGroupId("overload");
+        var inputs = InputCorpus.Mixed(Inputs, 20, "ov");
+        using var host = PipelineHarness.StartProcessor(topics, bootstrap, _model.Registry, group, new Dictionary<string, string?>
+        {
+            ["Processor:MaxInFlightBytes"] = MaxInFlightBytes.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        });
+        var metrics = host.Services.GetRequiredService<ProcessorMetrics>();
+        var budget = host.Services.GetRequiredService<ProcessorService>().Budget!;
+        try
+        {
+            PipelineHarness.Produce(bootstrap, topics.Messages, inputs);
+
+            // Sampled while the backlog drains: consumer lag (what /metrics exports), answered inputs.
+            long LagNow() => metrics.Ingest.Lag.Sum(l => l.Lag);
+            long Answered() => metrics.Produced + metrics.DeadLettered;
+            long lagWhileBusy = 0;
+            var clock = Stopwatch.StartNew();
+            while (Answered() < Inputs)
+            {
+                Assert.True(clock.Elapsed < TimeSpan.FromSeconds(40), $"{Answered()} of {Inputs} answered after {clock.Elapsed}");
+                if (Answered() >= Inputs / 4 && Answered() < Inputs / 2)
+                {
+                    lagWhileBusy = Math.Max(lagWhileBusy, LagNow());
+                }
+
+                await Task.Delay(100);
+            }
+
+            var drained = clock.Elapsed;
+            while (LagNow() > 0 && clock.Elapsed < drained + TimeSpan.FromSeconds(5))
+            {
+                await Task.Delay(100);
+            }
+
+            var (_, p99) = metrics.RecentLatencyMs;
+            var largest = inputs.Max(i => InFlightBudget.SizeOf(new InputRecord(new TopicPartitionOffset("t", 0, 0), null, i.Value, [], 0, 0)));
+            var progress = metrics.Progress;
+            _output.WriteLine($"{Inputs} inputs answered in {drained.TotalSeconds:F1} s; lag while a quarter to half answered: up to {lagWhileBusy}; " +
+                $"peak in-flight {budget.PeakBytes} bytes (budget {MaxInFlightBytes}, largest record {largest}); pauses {progress.Pauses}, resumes {progress.Resumes}; " +
+                $"engine {budget.TokensPerSecond:F0} tokens/s; consume→output p99 {p99:F0} ms");
+
+            // The backlog waited in Kafka: with a quarter answered, most of the rest was still unconsumed.
+            Assert.True(lagWhileBusy >= Inputs / 4, $"consumer lag was at most {lagWhileBusy} while half the backlog was unanswered: the backlog sat inside the process");
+            Assert.Equal(0, LagNow());
+
+            // Bytes stay under the budget, give or take the record that crossed it (and one the client had already
+            // handed over as the pause came).
+            Assert.True(budget.PeakBytes <= MaxInFlightBytes + (2 * largest), $"peak {budget.PeakBytes} bytes in flight, budget {MaxInFlightBytes}");
+
+            // Hysteresis: one pause per half a budget drained at most, far fewer than records.
+            Assert.InRange(progress.Pauses, 1, Inputs / 20);
+            Assert.InRange(progress.Resumes, progress.Pauses - 1, progress.Pauses);
+            Assert.True(p99 <= 2000, $"consume→output p99 {p99:F0} ms");
+
+            // Nothing lost: the group committed every input, and each was answered (a label or a dead letter).
+            var probeConfig = Kafka.KafkaDefaults.Consumer(bootstrap, group);
+            probeConfig.EnableAutoCommit = false;
+            using var probe = new ConsumerBuilder<Ignore, Ignore>(probeConfig).Build();
+            var partitions = Enumerable.Range(0, Partitions).Select(p => new TopicPartition(topics.Messages, p)).ToList();
+            var end = partitions.Select(p => probe.QueryWatermarkOffsets(p, TimeSpan.FromSeconds(10)).High.Value).ToList();
+            var committed = new List<long>();
+            while (clock.Elapsed < drained + TimeSpan.FromSeconds(10))
+            {
+                committed = [.. probe.Committed(partitions, TimeSpan.FromSeconds(10)).OrderBy(c => c.Partition.Value).Select(c => c.Offset.Value)];
+                if (committed.SequenceEqual(end))
+                {
+                    break;
+                }
+
+                await Task.Delay(200);
+            }
+
+            Assert.Equal(end, committed);
+            Assert.Equal(Inputs, end.Sum());
+        }
+        finally
+        {
+            await host.StopAsync();
+        }
+    }
+}
