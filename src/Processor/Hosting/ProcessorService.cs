@@ -89,7 +89,8 @@ public sealed partial class ProcessorService : BackgroundService
                 new ConsumerBuilder<byte[]?, byte[]?>(_kafka.ConsumerConfig(_options)), tracker, _logger)
             .SetErrorHandler((_, e) => OnClientError(e))
             .Build();
-        using var producer = new ProducerBuilder<byte[]?, byte[]>(_kafka.ProducerConfig(_options))
+        var producerConfig = _kafka.ProducerConfig(_options);
+        using var producer = new ProducerBuilder<byte[]?, byte[]>(producerConfig)
             .SetErrorHandler((_, e) => OnClientError(e))
             .Build();
 
@@ -111,13 +112,14 @@ public sealed partial class ProcessorService : BackgroundService
         }
 
         var preprocessor = new Preprocessor(_options, _topics);
-        var postprocessor = new Postprocessor(_options, _topics);
+        var deadLetters = new DeadLetters(_topics, producerConfig.MessageMaxBytes ?? DeadLetters.DefaultMessageMaxBytes);
+        var postprocessor = new Postprocessor(_options, _topics, deadLetters);
         var batcher = new TokenBudgetBatcher(new BatchingLimits(_options.MaxBatchTokens, _options.MaxBatchDelay, _options.MaxBatchSequences));
         var engine = new EngineWorker(slot, _metrics);
         engine.BatchStarted += (generation, set, batch) => BatchStarted?.Invoke(generation, set, batch);
         var updater = new ModelUpdater(slot, _options.Registry, _plan.Settings, _metrics, _logger);
         Updater = updater;
-        var egress = new KafkaEgress(producer, tracker, _metrics, _logger, Fatal);
+        var egress = new KafkaEgress(producer, tracker, _metrics, _logger, Fatal, deadLetters);
         var ingest = new KafkaIngest(consumer, tracker, _metrics, _logger);
 
         var preprocessTask = Task.Run(() => PreprocessAsync(records.Reader, sequences.Writer, outputs.Writer, preprocessor, postprocessor, slot, abort.Token), CancellationToken.None);
