@@ -13,8 +13,9 @@ public enum HostileTopic
 /// <summary>
 /// One hostile record and what the processor must make of it: a label (<see cref="Reason"/> null) or a dead letter whose
 /// reason contains <see cref="Reason"/>, with <see cref="DeadLetterHeader"/> set when the copy had to be cut to fit.
+/// A labelled one is keyed by <see cref="LabelId"/> on the output topics.
 /// </summary>
-public sealed record HostileInput(string Kind, HostileTopic Topic, string Key, byte[]? Value, IReadOnlyList<(string Name, byte[] Value)> Headers, string? Reason, string? DeadLetterHeader = null)
+public sealed record HostileInput(string Kind, HostileTopic Topic, string Key, byte[]? Value, IReadOnlyList<(string Name, byte[] Value)> Headers, string? Reason, string? DeadLetterHeader = null, string? LabelId = null)
 {
     public override string ToString() => Kind;
 }
@@ -33,6 +34,8 @@ public static class HostileCorpus
         var list = new List<HostileInput>();
         void Add(string kind, HostileTopic topic, byte[]? value, string? reason, IReadOnlyList<(string, byte[])>? headers = null, string? header = null) =>
             list.Add(new HostileInput(kind, topic, $"{prefix}-{list.Count}-{kind}", value, headers ?? [], reason, header));
+        void Label(string kind, HostileTopic topic, string id, byte[] value, IReadOnlyList<(string, byte[])>? headers = null) =>
+            list.Add(new HostileInput(kind, topic, $"{prefix}-{list.Count}-{kind}", value, headers ?? [], null, null, id));
         const HostileTopic M = HostileTopic.Messages;
         const HostileTopic A = HostileTopic.Articles;
         var random = new Random(11);
@@ -53,7 +56,7 @@ public static class HostileCorpus
         // UTF-8 in every position.
         Add("bad-utf8-start", M, [0xFF, .. Utf8("{\"id\":\"x\",\"body\":\"hello\"}")], "invalid UTF-8 at byte 0");
         Add("bad-utf8-middle", A, [.. Utf8("{\"id\":\"x\","), 0xC3, 0x28, .. Utf8("\"body\":\"hello\"}")], "invalid UTF-8 at byte 10");
-        Add("bad-utf8-end", M, [.. Utf8("{\"id\":\"x\",\"body\":\"hello\"}"), 0xFE], "invalid UTF-8 at byte 26");
+        Add("bad-utf8-end", M, [.. Utf8("{\"id\":\"x\",\"body\":\"hello\"}"), 0xFE], "invalid UTF-8 at byte 25");
         Add("bad-utf8-in-string", A, [.. Utf8("{\"id\":\"x\",\"body\":\"caf"), 0xE9, .. Utf8(" au lait.\"}")], "invalid UTF-8 at byte 21");
         Add("truncated-multibyte", M, [.. Utf8("{\"id\":\"x\",\"body\":\"price 5"), 0xE2, 0x82], "invalid UTF-8 at byte 25");
         Add("overlong-encoding", A, [.. Utf8("{\"id\":\"x\",\"body\":\"a"), 0xC0, 0xAF, .. Utf8("b.\"}")], "invalid UTF-8 at byte 19");
@@ -74,31 +77,32 @@ public static class HostileCorpus
 
         // Headers.
         var hugeHeaders = Enumerable.Range(0, 6).Select(i => ($"h{i}", RandomBytes(random, 60_000))).ToList();
-        Add("huge-headers-valid", M, Json(new MessageInput("huge-headers", "Are we still on for lunch tomorrow?")), null, hugeHeaders);
+        Label("huge-headers-valid", M, "huge-headers", Json(new MessageInput("huge-headers", "Are we still on for lunch tomorrow?")), hugeHeaders);
         Add("huge-headers-malformed", M, Utf8("{\"id\":"), "malformed JSON", hugeHeaders, "streambert-headers-dropped");
         Add("oversized-value", M, Utf8("{\"id\":\"x\",\"body\":\"" + new string('z', 500_000) + "\"}"), "over MaxInputBytes", header: "streambert-truncated");
 
         // MIME.
-        Add("thousands-of-mime-parts", M, Mime(ManyParts(3000)), null);
-        Add("nested-multiparts", M, Mime(Nested(300)), null);
+        Label("thousands-of-mime-parts", M, "parts@test", Mime("parts", ManyParts(3000)));
+        Label("nested-multiparts", M, "nested@test", Mime("nested", Nested(300)));
         Add("mime-no-body", M, Utf8("From: a@b.c\r\nMessage-ID: <nobody@test>\r\nContent-Type: multipart/mixed; boundary=\"q\"\r\n\r\n--q--\r\n"), "empty body");
-        Add("mime-bad-base64", M, Utf8("From: a@b.c\r\nMessage-ID: <b64@test>\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\n!!!!not base64 at all@@@@\r\n"), null);
-        Add("mime-unknown-charset", M, Utf8("From: a@b.c\r\nMessage-ID: <cs@test>\r\nContent-Type: text/plain; charset=x-no-such-charset\r\n\r\nhello there\r\n"), null);
-        Add("html-deep-nesting", M, Mime(Html(string.Concat(Enumerable.Repeat("<div>", 40_000)) + "free money" + string.Concat(Enumerable.Repeat("</div>", 10_000)))), null);
-        Add("html-huge-attribute", M, Mime(Html("<p title=\"" + new string('q', 200_000) + "\">claim your prize</p>")), null);
-        Add("html-unclosed-script", M, Mime(Html("<p>hi</p><script>" + new string('x', 100_000))), null);
+        Label("mime-bad-base64", M, "b64@test", Utf8("From: a@b.c\r\nMessage-ID: <b64@test>\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\n!!!!not base64 at all@@@@\r\n"));
+        Label("mime-unknown-charset", M, "cs@test", Utf8("From: a@b.c\r\nMessage-ID: <cs@test>\r\nContent-Type: text/plain; charset=x-no-such-charset\r\n\r\nhello there\r\n"));
+        Label("html-deep-nesting", M, "deep@test", Mime("deep", Html(string.Concat(Enumerable.Repeat("<div>", 40_000)) + "free money" + string.Concat(Enumerable.Repeat("</div>", 10_000)))));
+        Label("html-huge-attribute", M, "attr@test", Mime("attr", Html("<p title=\"" + new string('q', 200_000) + "\">claim your prize</p>")));
+        Label("html-unclosed-script", M, "script@test", Mime("script", Html("<p>hi</p><script>" + new string('x', 100_000))));
 
         // Text the operator sent.
         Add("a-dot-255kb", A, Article("a. ", 255 * 1024), "MaxWindowsPerArticle");
         Add("A-dot-255kb", A, Article("A. ", 255 * 1024), "MaxSentencesPerArticle");
-        Add("200kb-word-article", A, Json(new ArticleInput("w", new string('w', 200 * 1024))), null);
-        Add("200kb-word-message", M, Json(new MessageInput("w", new string('w', 200 * 1024))), null);
-        Add("100k-combining-marks", A, Json(new ArticleInput("c", "Zalgo" + new string('\u0301', 100_000) + " text.")), null);
-        Add("emoji-zwj-families", A, Article("\U0001F468\u200D\U0001F469\u200D\U0001F467\u200D\U0001F466 ", 240 * 1024), null);
-        Add("emoji-skin-tones-and-flags", M, Json(new MessageInput("e", Repeat("\U0001F44D\U0001F3FD\U0001F1FA\U0001F1F8", 12_000))), null);
-        Add("control-characters", M, Json(new MessageInput("ctl", "Win \u0001\u0002\u0007\u001b[31m a prize \u007f now")), null);
-        Add("huge-id", M, Json(new MessageInput(new string('i', 150_000), "hello")), null);
-        Add("output-over-message-max-bytes", A, Json(new ArticleInput(new string('k', 110_000), Repeat("Officials said the bridge would reopen next week after repairs costing millions of dollars were done. ", 1300))), "output too large");
+        Add("brackets-then-short-sentences", A, Json(new ArticleInput("br", new string('(', 128 * 1024) + Repeat("A. ", 40_000))), "MaxSentencesPerArticle");
+        Label("200kb-word-article", A, "w", Json(new ArticleInput("w", new string('w', 200 * 1024))));
+        Label("200kb-word-message", M, "w", Json(new MessageInput("w", new string('w', 200 * 1024))));
+        Label("100k-combining-marks", A, "c", Json(new ArticleInput("c", "Zalgo" + new string('\u0301', 100_000) + " text.")));
+        Label("emoji-zwj-families", A, "op", Article("\U0001F468\u200D\U0001F469\u200D\U0001F467\u200D\U0001F466 ", 240 * 1024));
+        Label("emoji-skin-tones-and-flags", M, "e", Json(new MessageInput("e", Repeat("\U0001F44D\U0001F3FD\U0001F1FA\U0001F1F8", 12_000))));
+        Label("control-characters", M, "ctl", Json(new MessageInput("ctl", "Win \u0001\u0002\u0007\u001b[31m a prize \u007f now")));
+        Label("huge-id", M, new string('i', 150_000), Json(new MessageInput(new string('i', 150_000), "hello")));
+        Add("output-over-message-max-bytes", A, Json(new ArticleInput(new string('k', 110_000), Repeat("Officials said on Monday that the old bridge over the river would reopen next week, after repairs costing several million dollars were finally completed. ", 900))), "output too large");
         return list;
     }
 
@@ -186,6 +190,6 @@ public static class HostileCorpus
         return builder.ToString();
     }
 
-    private static byte[] Mime(string contentPart) =>
-        Utf8("From: Sender <s@example.com>\r\nTo: r@example.org\r\nSubject: hostile\r\nMessage-ID: <" + Guid.NewGuid().ToString("N") + "@test>\r\nMIME-Version: 1.0\r\n" + contentPart);
+    private static byte[] Mime(string id, string contentPart) =>
+        Utf8("From: Sender <s@example.com>\r\nTo: r@example.org\r\nSubject: hostile\r\nMessage-ID: <" + id + "@test>\r\nMIME-Version: 1.0\r\n" + contentPart);
 }
