@@ -76,7 +76,8 @@ public static class HostileCorpus
         Add("random-ascii", A, Utf8(RandomAscii(random, 4096)), "not JSON");
 
         // Headers.
-        var hugeHeaders = Enumerable.Range(0, 6).Select(i => ($"h{i}", RandomBytes(random, 60_000))).ToList();
+        // 480 KB of headers: over the processor's producer limit, under the broker's.
+        var hugeHeaders = Enumerable.Range(0, 8).Select(i => ($"h{i}", RandomBytes(random, 60_000))).ToList();
         Label("huge-headers-valid", M, "huge-headers", Json(new MessageInput("huge-headers", "Are we still on for lunch tomorrow?")), hugeHeaders);
         Add("huge-headers-malformed", M, Utf8("{\"id\":"), "malformed JSON", hugeHeaders, "streambert-headers-dropped");
         Add("oversized-value", M, Utf8("{\"id\":\"x\",\"body\":\"" + new string('z', 500_000) + "\"}"), "over MaxInputBytes", header: "streambert-truncated");

@@ -102,7 +102,8 @@ public sealed class ProcessorOptions
     /// time of one article as <see cref="MaxSentencesPerArticle"/> cannot when the body is one endless "sentence".
     /// Messages are capped differently (<see cref="MaxWindowsPerMessage"/>: the first windows are scored, the rest
     /// ignored), because one spam verdict does not claim to cover every window while an article's outputs do.
-    /// Default 1,500: a 256 KiB body of ordinary prose needs about 600.
+    /// Default 1,500: prose takes one window per sentence, so this leaves room for long sentences within
+    /// <see cref="MaxSentencesPerArticle"/>.
     /// </summary>
     [Range(1, 1_000_000)] public int MaxWindowsPerArticle { get; set; } = 1500;
 }

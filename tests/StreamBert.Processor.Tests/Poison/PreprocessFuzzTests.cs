@@ -53,12 +53,14 @@ public sealed class PreprocessFuzzTests(ITestOutputHelper output)
         var fragments = Fragments.Select(Encoding.UTF8.GetBytes).Concat(ByteFragments).ToArray();
         var (accepted, rejected) = (0, 0);
         var reasons = new Dictionary<string, int>(StringComparer.Ordinal);
+        var slowest = TimeSpan.Zero;
         var clock = Stopwatch.StartNew();
         for (var i = 0; i < Inputs; i++)
         {
             var value = Mutate(random, seeds, fragments);
             var topic = random.Next(2) == 0 ? PreprocessProbe.Messages : PreprocessProbe.Articles;
             PreprocessResult result;
+            var started = Stopwatch.GetTimestamp();
             try
             {
                 result = probe.Process(topic, value, random.Next(4) == 0 ? null : Encoding.UTF8.GetBytes("k" + i));
@@ -67,6 +69,12 @@ public sealed class PreprocessFuzzTests(ITestOutputHelper output)
             {
                 Assert.Fail($"input {i} ({topic}) threw {ex.GetType().Name}: {ex.Message}\nvalue (base64): {Convert.ToBase64String(value)}\n{ex.StackTrace}");
                 return;
+            }
+
+            var took = Stopwatch.GetElapsedTime(started);
+            if (took > slowest)
+            {
+                slowest = took;
             }
 
             switch (result)
@@ -80,7 +88,7 @@ public sealed class PreprocessFuzzTests(ITestOutputHelper output)
                 case Rejected r:
                     rejected++;
                     Assert.False(string.IsNullOrWhiteSpace(r.Reason), $"input {i} rejected without a reason");
-                    var kind = r.Reason.Split(':')[0];
+                    var kind = System.Text.RegularExpressions.Regex.Replace(r.Reason.Split(':')[0], "byte [0-9]+", "byte N");
                     reasons[kind] = reasons.GetValueOrDefault(kind) + 1;
                     break;
                 default:
@@ -89,14 +97,48 @@ public sealed class PreprocessFuzzTests(ITestOutputHelper output)
             }
         }
 
-        output.WriteLine($"{Inputs} inputs in {clock.Elapsed.TotalSeconds:F1} s: {accepted} accepted, {rejected} rejected");
+        output.WriteLine($"{Inputs} inputs in {clock.Elapsed.TotalSeconds:F1} s (slowest {slowest.TotalMilliseconds:F0} ms): {accepted} accepted, {rejected} rejected");
         foreach (var (reason, count) in reasons.OrderByDescending(r => r.Value).Take(20))
         {
             output.WriteLine($"  {count,6}  {reason}");
         }
 
-        // The mutations must reach both outcomes in quantity, or the fuzzing says little.
+        // The mutations must reach both outcomes in quantity, or the fuzzing says little; and no input may hold the
+        // stage for long (inputs here are at most a few tens of KB: a second would mean something super-linear).
         Assert.InRange(accepted, Inputs / 10, Inputs - (Inputs / 10));
+        Assert.True(slowest < TimeSpan.FromSeconds(2), $"slowest input took {slowest.TotalSeconds:F1} s");
+    }
+
+    private static readonly byte[][] Replacements =
+        [.. new[] { "null", "0", "-1.5e308", "true", "[]", "{}", "[\"a\",1]", "{\"id\":\"x\"}", "\"\"", "\" \"", "\"\\u0000\"", new string('[', 20) + new string(']', 20) }
+            .Select(Encoding.UTF8.GetBytes)];
+
+    /// <summary>Replaces the string after a random <c>":"</c> (a field's value) with a value of another type.</summary>
+    private static void SwapJsonValue(Random random, List<byte> value)
+    {
+        var starts = new List<int>();
+        for (var i = 0; i + 2 < value.Count; i++)
+        {
+            if (value[i] == '"' && value[i + 1] == ':' && value[i + 2] == '"')
+            {
+                starts.Add(i + 2);
+            }
+        }
+
+        if (starts.Count == 0)
+        {
+            return;
+        }
+
+        var start = starts[random.Next(starts.Count)];
+        var end = start + 1;
+        while (end < value.Count && (value[end] != '"' || value[end - 1] == '\\'))
+        {
+            end++;
+        }
+
+        value.RemoveRange(start, Math.Min(end + 1, value.Count) - start);
+        value.InsertRange(start, Replacements[random.Next(Replacements.Length)]);
     }
 
     private static byte[] Mutate(Random random, byte[][] seeds, byte[][] fragments)
@@ -105,8 +147,11 @@ public sealed class PreprocessFuzzTests(ITestOutputHelper output)
         var mutations = random.Next(1, 4);
         for (var m = 0; m < mutations; m++)
         {
-            switch (random.Next(7))
+            switch (random.Next(8))
             {
+                case 7: // swap a JSON string value for another type
+                    SwapJsonValue(random, value);
+                    break;
                 case 0: // flip bytes
                     for (var k = random.Next(1, 4); k > 0 && value.Count > 0; k--)
                     {
