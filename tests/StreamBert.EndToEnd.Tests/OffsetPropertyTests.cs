@@ -61,7 +61,7 @@ public sealed class OffsetPropertyTests
         var options = new ProcessorOptions();
         var topics = new TopicNames();
         var preprocessor = new Preprocessor(options, topics);
-        var postprocessor = new Postprocessor(options, topics);
+        var postprocessor = new Postprocessor(options, topics, new DeadLetters(topics, DeadLetters.DefaultMessageMaxBytes));
         var maxLength = models.RequiredHead(TaskNames.Claims).MaxSequenceLength;
 
         var documents = new List<Document>();

@@ -12,8 +12,16 @@ namespace StreamBert.Processor.Egress;
 
 /// <summary>
 /// Produces output sets and marks an input finished in the <see cref="OffsetTracker"/> only when the broker
-/// has acknowledged every record it caused. A delivery that fails after the client's own retries is
-/// fatal: the host stops without committing that offset, and a restart re-processes it.
+/// has acknowledged every record it caused. Failures are classified by what they say about the record:
+/// <list type="bullet">
+/// <item>A per-record error no retry can fix (<see cref="IsRecordError"/>: too large, invalid, rejected by the broker),
+/// thrown by <c>Produce</c> or reported on delivery, sends the input to its dead-letter topic with the reason instead;
+/// the offset completes once that copy is acknowledged. Outputs of the same set already delivered stay published and
+/// the dead letter names their topics (<see cref="DeadLetters.PublishedHeader"/>); outputs not yet produced are not.</item>
+/// <item>Anything else after the client's own retries (timeouts, broker unreachable, authorization, a dead letter that
+/// itself cannot be produced) is fatal: the host stops without committing that offset, and a restart re-processes it.
+/// Authorization failures are not per record: dead-lettering them would move the whole stream to the dead-letter topic.</item>
+/// </list>
 /// </summary>
 public sealed partial class KafkaEgress
 {
@@ -22,53 +30,94 @@ public sealed partial class KafkaEgress
     private readonly ProcessorMetrics _metrics;
     private readonly ILogger _logger;
     private readonly Action<Exception> _onFatal;
+    private readonly DeadLetters _deadLetters;
 
-    public KafkaEgress(IProducer<byte[]?, byte[]> producer, OffsetTracker tracker, ProcessorMetrics metrics, ILogger logger, Action<Exception> onFatal)
+    // Dead letters of sets whose delivery failed per record: built on the client's delivery thread, produced here
+    // (producing from a delivery handler could not wait for room in a full queue).
+    // Not SingleReader: only the multi-reader channel can Count, which the final flush loop needs.
+    private readonly Channel<OutputSet> _retries = Channel.CreateUnbounded<OutputSet>();
+
+    public KafkaEgress(IProducer<byte[]?, byte[]> producer, OffsetTracker tracker, ProcessorMetrics metrics, ILogger logger, Action<Exception> onFatal, DeadLetters deadLetters)
     {
         _producer = producer;
         _tracker = tracker;
         _metrics = metrics;
         _logger = logger;
         _onFatal = onFatal;
+        _deadLetters = deadLetters;
     }
+
+    /// <summary>
+    /// Per-record errors: the record itself is what the client or broker refuses, so the same record fails on every retry
+    /// and on every replica after a restart. librdkafka reports a record over its own message.max.bytes with the broker's
+    /// code, <see cref="ErrorCode.MsgSizeTooLarge"/>, thrown by <c>Produce</c>.
+    /// </summary>
+    public static bool IsRecordError(ErrorCode code) => code is
+        ErrorCode.MsgSizeTooLarge or ErrorCode.RecordListTooLarge
+        or ErrorCode.InvalidMsg or ErrorCode.InvalidMsgSize or ErrorCode.InvalidRecord or ErrorCode.InvalidTimestamp
+        or ErrorCode.Local_BadMsg;
 
     public async Task RunAsync(ChannelReader<OutputSet> input, CancellationToken cancellationToken)
     {
-        while (await input.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+        ArgumentNullException.ThrowIfNull(input);
+        Task<bool>? inputReady = null;
+        Task<bool>? retryReady = null;
+        while (true)
         {
-            while (input.TryRead(out var set))
+            while (_retries.Reader.TryRead(out var deadLetter))
+            {
+                Produce(deadLetter, cancellationToken);
+            }
+
+            if (input.TryRead(out var set))
             {
                 Produce(set, cancellationToken);
+                continue;
+            }
+
+            // Idle: wait for either source, keeping a pending wait across turns rather than starting a new one each time.
+            inputReady ??= input.WaitToReadAsync(cancellationToken).AsTask();
+            retryReady ??= _retries.Reader.WaitToReadAsync(cancellationToken).AsTask();
+            await Task.WhenAny(inputReady, retryReady).ConfigureAwait(false);
+            if (retryReady.IsCompleted)
+            {
+                await retryReady.ConfigureAwait(false);
+                retryReady = null;
+            }
+
+            if (inputReady.IsCompleted)
+            {
+                if (!await inputReady.ConfigureAwait(false))
+                {
+                    break;
+                }
+
+                inputReady = null;
             }
         }
 
-        // Input completed: everything upstream is drained; wait for the broker to acknowledge the rest.
-        while (_producer.Flush(TimeSpan.FromSeconds(1)) > 0 && !cancellationToken.IsCancellationRequested)
+        // Input completed: everything upstream is drained; wait for the broker to acknowledge the rest, producing the
+        // dead letters that delivery failures turn up meanwhile (delivery handlers run inside Flush).
+        do
         {
+            while (_retries.Reader.TryRead(out var deadLetter))
+            {
+                Produce(deadLetter, cancellationToken);
+            }
         }
+        while ((_producer.Flush(TimeSpan.FromMilliseconds(200)) > 0 || _retries.Reader.Count > 0) && !cancellationToken.IsCancellationRequested);
     }
 
     private void Produce(OutputSet set, CancellationToken cancellationToken)
     {
-        var remaining = set.Records.Count;
-        var position = set.Input.Position;
-        var generation = set.Input.Generation;
-        var consumedAt = set.Input.ConsumedAtTicks;
+        var delivery = new SetDelivery(this, set);
         using var span = ProcessingSpan(set);
         var traceParent = span?.Id is { } id ? Encoding.ASCII.GetBytes(id) : ChildTraceParent(set.Input.Headers);
-        foreach (var record in set.Records)
+        for (var i = 0; i < set.Records.Count; i++)
         {
-            var message = new Message<byte[]?, byte[]> { Key = record.Key, Value = record.Value, Headers = new Headers() };
-            if (record.Error is not null)
-            {
-                message.Headers.Add(Topics.ErrorHeader, Encoding.UTF8.GetBytes(record.Error));
-                message.Headers.Add("streambert-source", Encoding.UTF8.GetBytes($"{position.Topic}/{position.Partition.Value}/{position.Offset.Value}"));
-                foreach (var header in set.Input.Headers)
-                {
-                    message.Headers.Add(header.Key, header.GetValueBytes());
-                }
-            }
-            else if (traceParent is not null)
+            var record = set.Records[i];
+            var message = new Message<byte[]?, byte[]> { Key = record.Key, Value = record.Value, Headers = record.Headers ?? [] };
+            if (record.Headers is null && traceParent is not null)
             {
                 message.Headers.Add(TraceParentHeader, traceParent);
             }
@@ -77,26 +126,27 @@ public sealed partial class KafkaEgress
             var isDeadLetter = record.Error is not null;
             void OnDelivered(DeliveryReport<byte[]?, byte[]> report)
             {
-                if (report.Error.IsError)
+                if (report.Error.IsError && !IsRecordError(report.Error.Code))
                 {
                     _onFatal(new KafkaException(report.Error));
                     return;
                 }
 
-                if (isDeadLetter)
+                if (report.Error.IsError)
                 {
-                    _metrics.RecordDeadLetter(position.Topic);
+                    delivery.Failed(topic, report.Error);
+                }
+                else if (isDeadLetter)
+                {
+                    _metrics.RecordDeadLetter(set.Input.Position.Topic);
                 }
                 else
                 {
+                    delivery.Published(topic);
                     _metrics.RecordProduced(topic);
                 }
 
-                if (Interlocked.Decrement(ref remaining) == 0)
-                {
-                    _tracker.Complete(position, generation);
-                    _metrics.RecordLatency(Stopwatch.GetElapsedTime(consumedAt));
-                }
+                delivery.Done(1);
             }
 
             while (true)
@@ -113,9 +163,74 @@ public sealed partial class KafkaEgress
                     _producer.Poll(TimeSpan.FromMilliseconds(50));
                     cancellationToken.ThrowIfCancellationRequested();
                 }
+                catch (ProduceException<byte[]?, byte[]> ex) when (IsRecordError(ex.Error.Code))
+                {
+                    // Refused before it left the process (larger than message.max.bytes, say). The records after it are not
+                    // produced: the set ends here, in its dead-letter topic, once the ones already sent are acknowledged.
+                    delivery.Failed(topic, ex.Error);
+                    delivery.Done(set.Records.Count - i);
+                    return;
+                }
             }
         }
     }
+
+    /// <summary>Acknowledgements of one output set, counted down on the client's delivery thread.</summary>
+    private sealed class SetDelivery(KafkaEgress egress, OutputSet set)
+    {
+        private readonly Lock _gate = new();
+        private readonly List<string> _published = [];
+        private int _remaining = set.Records.Count;
+        private string? _failure;
+
+        public void Published(string topic)
+        {
+            lock (_gate)
+            {
+                _published.Add(topic);
+            }
+        }
+
+        public void Failed(string topic, Error error)
+        {
+            lock (_gate)
+            {
+                _failure ??= $"producing to {topic} failed: {error.Code} ({error.Reason})";
+            }
+        }
+
+        public void Done(int records)
+        {
+            if (Interlocked.Add(ref _remaining, -records) == 0)
+            {
+                egress.Finish(set, _failure, _published);
+            }
+        }
+    }
+
+    private void Finish(OutputSet set, string? failure, List<string> published)
+    {
+        var position = set.Input.Position;
+        if (failure is null)
+        {
+            _tracker.Complete(position, set.Input.Generation);
+            _metrics.RecordLatency(Stopwatch.GetElapsedTime(set.Input.ConsumedAtTicks));
+            return;
+        }
+
+        if (set.Records.Any(r => r.Error is not null))
+        {
+            // A dead letter, fitted under message.max.bytes, was refused all the same: there is nowhere left to put the input.
+            _onFatal(new InvalidOperationException($"The dead letter of {position} could not be produced: {failure}"));
+            return;
+        }
+
+        LogDeadLettered(_logger, position.ToString(), failure);
+        _retries.Writer.TryWrite(new OutputSet(set.Input, [_deadLetters.For(set.Input, failure, published)], set.DocumentId));
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Outputs of {Source} could not be produced ({Reason}); the input goes to its dead-letter topic")]
+    private static partial void LogDeadLettered(ILogger logger, string source, string reason);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Producer queue full; waiting for acknowledgements")]
     private static partial void LogQueueFull(ILogger logger);

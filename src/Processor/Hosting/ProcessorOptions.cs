@@ -120,6 +120,31 @@ public sealed class ProcessorOptions
 
     /// <summary><c>/readyz</c> reports unready when no broker answered a metadata probe for this long (probes run every 2 s).</summary>
     [Range(typeof(TimeSpan), "00:00:01", "01:00:00")] public TimeSpan BrokerContactTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    // ---- Limits on what one record may cost (poison pills) ----------------------------------------------------------
+    // The producer's message.max.bytes (Kafka:Producer, default 1,000,000) is the third limit: an output set that would
+    // not fit under it is not produced; the input goes to its dead-letter topic with the sizes in the reason.
+
+    /// <summary>
+    /// An article whose body splits into more sentences than this goes to the dead-letter topic, before any encoder work,
+    /// with the count in its reason. Each sentence is one encoder sequence and one entry of the claims record, so the cap
+    /// bounds both the engine time one record can take and the size of its output: a 255 KB body of "A. A. A. …" is
+    /// 87,000 sentences. Trade-off: a real article longer than this (a long transcript) is refused whole rather than
+    /// labelled in part, because a claims record covering only its first sentences would look complete and not be.
+    /// Default 1,000: long news features have a few hundred.
+    /// </summary>
+    [Range(1, 1_000_000)] public int MaxSentencesPerArticle { get; set; } = 1000;
+
+    /// <summary>
+    /// An article needing more encoder windows than this, over all its sentences (a sentence longer than the model's
+    /// length takes several overlapping windows), goes to the dead-letter topic with the reason; it bounds the engine
+    /// time of one article as <see cref="MaxSentencesPerArticle"/> cannot when the body is one endless "sentence".
+    /// Messages are capped differently (<see cref="MaxWindowsPerMessage"/>: the first windows are scored, the rest
+    /// ignored), because one spam verdict does not claim to cover every window while an article's outputs do.
+    /// Default 1,500: prose takes one window per sentence, so this leaves room for long sentences within
+    /// <see cref="MaxSentencesPerArticle"/>.
+    /// </summary>
+    [Range(1, 1_000_000)] public int MaxWindowsPerArticle { get; set; } = 1500;
 }
 
 /// <summary>

@@ -117,7 +117,8 @@ public sealed partial class ProcessorService : BackgroundService
                 new ConsumerBuilder<byte[]?, byte[]?>(_kafka.ConsumerConfig(_options)), tracker, _logger)
             .SetErrorHandler((_, e) => OnClientError(e))
             .Build();
-        var producer = new ProducerBuilder<byte[]?, byte[]>(_kafka.ProducerConfig(_options))
+        var producerConfig = _kafka.ProducerConfig(_options);
+        var producer = new ProducerBuilder<byte[]?, byte[]>(producerConfig)
             .SetErrorHandler((_, e) => OnClientError(e))
             .Build();
 
@@ -132,7 +133,8 @@ public sealed partial class ProcessorService : BackgroundService
         // fatal error (_abort) cancels the stages.
         var abort = _abort.Token;
         var preprocessor = new Preprocessor(_options, _topics);
-        var postprocessor = new Postprocessor(_options, _topics);
+        var deadLetters = new DeadLetters(_topics, producerConfig.MessageMaxBytes ?? DeadLetters.DefaultMessageMaxBytes);
+        var postprocessor = new Postprocessor(_options, _topics, deadLetters);
         var batcher = new TokenBudgetBatcher(new BatchingLimits(_options.MaxBatchTokens, _options.MaxBatchDelay, _options.MaxBatchSequences));
         var engine = new EngineWorker(slot, _metrics);
         engine.BatchStarted += (generation, set, batch) =>
@@ -143,7 +145,7 @@ public sealed partial class ProcessorService : BackgroundService
         engine.BatchFinished += (batch, elapsed) => budget.Ran(batch.RealTokens, elapsed);
         var updater = new ModelUpdater(slot, _options.Registry, _plan.Settings, _metrics, _logger);
         Updater = updater;
-        var egress = new KafkaEgress(producer, tracker, _metrics, _logger, Fatal);
+        var egress = new KafkaEgress(producer, tracker, _metrics, _logger, Fatal, deadLetters);
         var ingest = new KafkaIngest(consumer, tracker, budget, _metrics, _logger);
 
         // Outputs leave the budget as egress takes them: from there the producer's queue, bounded in bytes, holds them.

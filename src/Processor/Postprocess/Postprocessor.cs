@@ -21,24 +21,48 @@ public sealed class Postprocessor
 
     private readonly ProcessorOptions _options;
     private readonly TopicNames _topics;
+    private readonly DeadLetters _deadLetters;
 
-    public Postprocessor(ProcessorOptions options, TopicNames topics)
+    public Postprocessor(ProcessorOptions options, TopicNames topics, DeadLetters deadLetters)
     {
         _options = options;
         _topics = topics;
+        _deadLetters = deadLetters;
     }
 
-    public OutputSet Build(Document document) => document.Kind switch
+    /// <summary>
+    /// The outputs of a labelled document, or its dead letter when any of them would be larger than the producer takes.
+    /// Every output of the set is checked before any is produced, so a document is never half-published for size.
+    /// </summary>
+    public OutputSet Build(Document document)
     {
-        DocumentKind.Message => BuildMessage(document),
-        DocumentKind.Article => BuildArticle(document),
-        _ => throw new InvalidOperationException($"Unknown document kind {document.Kind}."),
-    };
+        ArgumentNullException.ThrowIfNull(document);
+        var set = document.Kind switch
+        {
+            DocumentKind.Message => BuildMessage(document),
+            DocumentKind.Article => BuildArticle(document),
+            _ => throw new InvalidOperationException($"Unknown document kind {document.Kind}."),
+        };
+
+        string? tooLarge = null;
+        foreach (var record in set.Records)
+        {
+            var size = DeadLetters.Size(record.Key, record.Value, null);
+            if (size > _deadLetters.Budget)
+            {
+                tooLarge = (tooLarge is null ? "" : tooLarge + ", ") + $"{record.Topic} {size} bytes";
+            }
+        }
+
+        return tooLarge is null
+            ? set
+            : new OutputSet(document.Record, [_deadLetters.For(document.Record, $"output too large for the producer's message.max.bytes {_deadLetters.MaxMessageBytes} (less {DeadLetters.ReserveBytes} reserved): {tooLarge}")], document.Id);
+    }
 
     public OutputSet DeadLetter(Rejected rejected)
     {
-        var record = new OutputRecord(_topics.DeadLetterOf(rejected.Record.Position.Topic), rejected.Record.Key, rejected.Record.Value ?? [], rejected.Reason);
-        return new OutputSet(rejected.Record, [record], null);
+        ArgumentNullException.ThrowIfNull(rejected);
+        return new OutputSet(rejected.Record, [_deadLetters.For(rejected.Record, rejected.Reason)], null);
     }
 
     private OutputSet BuildMessage(Document document)
@@ -56,7 +80,7 @@ public sealed class Postprocessor
             score >= _options.SpamThreshold ? LabelSets.Spam : LabelSets.Ham,
             score,
             model ?? throw new InvalidOperationException("A scored message has no model."));
-        var value = JsonSerializer.SerializeToUtf8Bytes(label);
+        var value = JsonSerializer.SerializeToUtf8Bytes(label, OutputJson.Options);
         return new OutputSet(document.Record, [new OutputRecord(_topics.MessagesSpam, Encoding.UTF8.GetBytes(document.Id), value)], document.Id);
     }
 
@@ -100,10 +124,12 @@ public sealed class Postprocessor
         }
 
         var key = Encoding.UTF8.GetBytes(document.Id);
-        var claims = JsonSerializer.SerializeToUtf8Bytes(new ClaimsOutput(
-            document.Id, claimsModel ?? throw new InvalidOperationException("A scored article has no claims model."), sentences));
-        var spans = JsonSerializer.SerializeToUtf8Bytes(new EntitiesOutput(
-            document.Id, entitiesModel ?? throw new InvalidOperationException("A scored article has no NER model."), entities));
+        var claims = JsonSerializer.SerializeToUtf8Bytes(
+            new ClaimsOutput(document.Id, claimsModel ?? throw new InvalidOperationException("A scored article has no claims model."), sentences),
+            OutputJson.Options);
+        var spans = JsonSerializer.SerializeToUtf8Bytes(
+            new EntitiesOutput(document.Id, entitiesModel ?? throw new InvalidOperationException("A scored article has no NER model."), entities),
+            OutputJson.Options);
         return new OutputSet(document.Record, [new OutputRecord(_topics.ArticlesClaims, key, claims), new OutputRecord(_topics.ArticlesEntities, key, spans)], document.Id);
     }
 

@@ -19,6 +19,9 @@ public sealed class Preprocessor
     private readonly ProcessorOptions _options;
     private readonly TopicNames _topics;
 
+    // The targets of the model set seen last: a hot swap changes the set, and with it the targets, rarely.
+    private (ModelSet Models, PreprocessTargets Targets)? _lastTargets;
+
     public Preprocessor(ProcessorOptions options, TopicNames topics)
     {
         _options = options;
@@ -27,6 +30,30 @@ public sealed class Preprocessor
 
     public PreprocessResult Process(InputRecord record, ModelSet models)
     {
+        ArgumentNullException.ThrowIfNull(models);
+        var last = _lastTargets;
+        PreprocessTargets targets;
+        if (last is { } known && ReferenceEquals(known.Models, models))
+        {
+            targets = known.Targets;
+        }
+        else
+        {
+            targets = PreprocessTargets.Of(models);
+            _lastTargets = (models, targets);
+        }
+
+        return Process(record, targets);
+    }
+
+    /// <summary>
+    /// The same as <see cref="Process(InputRecord, ModelSet)"/> with only what preprocessing reads from the models, so the
+    /// parsers and the caps can be exercised with a vocabulary alone (the fuzz tests do).
+    /// </summary>
+    public PreprocessResult Process(InputRecord record, PreprocessTargets models)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        ArgumentNullException.ThrowIfNull(models);
         var topic = record.Position.Topic;
         if (topic == _topics.Messages)
         {
@@ -41,10 +68,9 @@ public sealed class Preprocessor
         return new Rejected(record, $"no handler for topic {topic}");
     }
 
-    private PreprocessResult ProcessMessage(InputRecord record, ModelSet models)
+    private PreprocessResult ProcessMessage(InputRecord record, PreprocessTargets models)
     {
-        var head = models.Head(TaskNames.Spam);
-        if (head is null)
+        if (models.Spam is not { } head)
         {
             return new Rejected(record, "no spam model is loaded");
         }
@@ -63,18 +89,16 @@ public sealed class Preprocessor
         var used = Math.Min(windows.Count, _options.MaxWindowsPerMessage);
         for (var w = 0; w < used; w++)
         {
-            AddSequence(document, models, tokens, windows[w], sentence: 0, w, used, TaskSet.Spam, head.EncoderIndex);
+            AddSequence(document, models.Tokenizer, tokens, windows[w], sentence: 0, w, used, TaskSet.Spam, head.EncoderIndex);
         }
 
         document.Seal();
         return new Accepted(record, document);
     }
 
-    private PreprocessResult ProcessArticle(InputRecord record, ModelSet models)
+    private PreprocessResult ProcessArticle(InputRecord record, PreprocessTargets models)
     {
-        var claims = models.Head(TaskNames.Claims);
-        var ner = models.Head(TaskNames.Ner);
-        if (claims is null || ner is null)
+        if (models.Claims is not { } claims || models.Ner is not { } ner)
         {
             return new Rejected(record, "no articles model (claims and NER heads) is loaded");
         }
@@ -87,7 +111,18 @@ public sealed class Preprocessor
 
         var document = new Document(record, DocumentKind.Article, parsed.Id!, parsed.Text!);
         SentenceSplitter.Split(document.Text, document.Sentences);
+
+        // Caps before encoder work: each sentence is at least one sequence and one entry of the claims record, so one
+        // crafted body ("a. A. A. …") would otherwise hold the engine for minutes and make an output no broker takes.
+        if (document.Sentences.Count > _options.MaxSentencesPerArticle)
+        {
+            return new Rejected(record, $"article has {document.Sentences.Count} sentences, over MaxSentencesPerArticle {_options.MaxSentencesPerArticle}");
+        }
+
+        // Both heads read every window, so it fits the shorter of their bundles' lengths.
+        var maxLength = Math.Min(claims.MaxSequenceLength, ner.MaxSequenceLength);
         var windows = new List<(int Start, int Count)>();
+        var windowTotal = 0;
         for (var s = 0; s < document.Sentences.Count; s++)
         {
             var (start, length) = document.Sentences[s].GetOffsetAndLength(document.Text.Length);
@@ -100,11 +135,16 @@ public sealed class Preprocessor
             }
 
             windows.Clear();
-            // Both heads read every window, so it fits the shorter of their bundles' lengths.
-            TokenWindows.Plan(tokens.Count, Math.Min(claims.MaxSequenceLength, ner.MaxSequenceLength), _options.WindowOverlap, windows);
+            TokenWindows.Plan(tokens.Count, maxLength, _options.WindowOverlap, windows);
+            windowTotal += windows.Count;
+            if (windowTotal > _options.MaxWindowsPerArticle)
+            {
+                return new Rejected(record, $"article needs more than MaxWindowsPerArticle {_options.MaxWindowsPerArticle} encoder windows ({windowTotal} for its first {s + 1} of {document.Sentences.Count} sentences)");
+            }
+
             for (var w = 0; w < windows.Count; w++)
             {
-                AddSequence(document, models, tokens, windows[w], s, w, windows.Count, TaskSet.Claims | TaskSet.Ner, claims.EncoderIndex, WordShape.ForSequence(document.Text, tokens, windows[w].Start, windows[w].Count));
+                AddSequence(document, models.Tokenizer, tokens, windows[w], s, w, windows.Count, TaskSet.Claims | TaskSet.Ner, claims.EncoderIndex, WordShape.ForSequence(document.Text, tokens, windows[w].Start, windows[w].Count));
             }
         }
 
@@ -117,9 +157,9 @@ public sealed class Preprocessor
         return new Accepted(record, document);
     }
 
-    private static void AddSequence(Document document, ModelSet models, List<Token> tokens, (int Start, int Count) window, int sentence, int index, int count, TaskSet tasks, int encoderIndex, float[]? shapes = null)
+    private static void AddSequence(Document document, WordPieceTokenizer tokenizer, List<Token> tokens, (int Start, int Count) window, int sentence, int index, int count, TaskSet tasks, int encoderIndex, float[]? shapes = null)
     {
-        var ids = TokenWindows.Ids(tokens, window.Start, window.Count, models.Tokenizer);
+        var ids = TokenWindows.Ids(tokens, window.Start, window.Count, tokenizer);
         var owner = new SequenceOwner(document, document.Sequences.Count);
         document.Sequences.Add(new SequenceWork { Ids = ids, Tasks = tasks, EncoderIndex = encoderIndex, State = owner, WordShapes = shapes });
         document.Pieces.Add(new SequencePieces(sentence, tokens, window.Start, window.Count, index, count));
@@ -142,6 +182,22 @@ public sealed class Preprocessor
         }
     }
 }
+
+/// <summary>What preprocessing reads from the served models: the tokenizer and, per task, where its sequences run.</summary>
+public sealed record PreprocessTargets(WordPieceTokenizer Tokenizer, SequenceTarget? Spam, SequenceTarget? Claims, SequenceTarget? Ner)
+{
+    public static PreprocessTargets Of(ModelSet models)
+    {
+        ArgumentNullException.ThrowIfNull(models);
+        return new(models.Tokenizer, Target(models.Head(TaskNames.Spam)), Target(models.Head(TaskNames.Claims)), Target(models.Head(TaskNames.Ner)));
+    }
+
+    private static SequenceTarget? Target(TaskHead? head) =>
+        head is null ? null : new SequenceTarget(head.MaxSequenceLength, head.EncoderIndex);
+}
+
+/// <summary>The longest sequence (with [CLS] and [SEP]) a task's bundle takes, and the encoder of the model set it runs on.</summary>
+public readonly record struct SequenceTarget(int MaxSequenceLength, int EncoderIndex);
 
 /// <summary>A record turned into a document ready for the engine.</summary>
 public sealed record Accepted(InputRecord Record, Document Document) : PreprocessResult(Record);

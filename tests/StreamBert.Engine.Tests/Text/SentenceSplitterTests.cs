@@ -101,6 +101,26 @@ public sealed class SentenceSplitterTests(ITestOutputHelper log)
         Assert.Empty(ranges);
     }
 
+    [Theory]
+    [InlineData("(", "A. ")]
+    [InlineData(" ", "A. ")]
+    [InlineData("\u201C", "1. ")]
+    [InlineData("[ ", "B. A. ")]
+    public void Split_255KBLineOfOpenersThenShortSentences_LinearTime(string opener, string sentence)
+    {
+        // Half the line openers or spaces, half short sentences. Splitting this took 24 s at 120 KB, and four
+        // times that for each doubling, while every check after a period walked the openers from the start of the line.
+        var text = string.Concat(Enumerable.Repeat(opener, 128 * 1024 / opener.Length)) + string.Concat(Enumerable.Repeat(sentence, 128 * 1024 / sentence.Length));
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var ranges = new List<Range>();
+
+        SentenceSplitter.Split(text, ranges);
+
+        log.WriteLine($"{ranges.Count} sentences in {clock.Elapsed.TotalMilliseconds:F0} ms");
+        Assert.True(ranges.Count > 10_000, $"{ranges.Count} sentences");
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2), $"took {clock.Elapsed.TotalSeconds:F1} s");
+    }
+
     [Fact]
     public void Split_ExistingItems_AppendsWithoutClearing()
     {
