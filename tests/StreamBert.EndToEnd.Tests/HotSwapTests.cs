@@ -264,6 +264,28 @@ public sealed class HotSwapTests : IClassFixture<EmbeddedKafkaFixture>, IDisposa
         Assert.All(labels, l => Assert.Contains(l.Model.Version, new[] { "v1", good, later }));
     }
 
+    [Fact]
+    public async Task Processor_TopicsLatestEventOlderThanCurrent_CatchUpServesTheTopicsVersion()
+    {
+        // CURRENT ran ahead of the topic (v2 marked current, its event never sent): on start the topic's v1 wins, the
+        // downgrade rule notwithstanding, because it is the record every other replica follows.
+        var topics = TestTopics.Create(_kafka, partitions: 1);
+        var models = _kafka.NewTopic("models", 1);
+        var registry = new ModelRegistry(_registry);
+        await ModelEvents.PublishAsync(_kafka.ProducerConfig(), models, registry.EventFor("spam", "v1", "trained"), CancellationToken.None);
+        Assert.Equal("v2", PublishCopy(registry, "spam", "v1"));
+        Assert.Equal("v2", registry.CurrentVersion("spam"));
+
+        using var host = PipelineHarness.StartProcessor(topics, _kafka.BootstrapServers, _registry, "catch-up-" + Guid.NewGuid().ToString("N"),
+            new Dictionary<string, string?> { ["Topics:Models"] = models });
+        var service = host.Services.GetRequiredService<ProcessorService>();
+        await WaitUntil(() => service.Updater!.State == FollowerState.Following, TimeSpan.FromMinutes(1));
+        var served = service.Models!.Bundles["spam"].Version;
+        await host.StopAsync();
+
+        Assert.Equal("v1", served);
+    }
+
     /// <summary>A new version with the files of <paramref name="from"/> (a retrain that changed nothing is still a version).</summary>
     internal static string PublishCopy(ModelRegistry registry, string bundle, string from)
     {
