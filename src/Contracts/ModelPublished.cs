@@ -12,7 +12,10 @@ public sealed record ModelPublished
     [JsonPropertyName("name")] public required string Name { get; init; }
     [JsonPropertyName("version")] public required string Version { get; init; }
 
-    /// <summary>The bundle folder as the publisher saw it (a shared volume in production).</summary>
+    /// <summary>
+    /// The bundle folder as the publisher saw it (a shared volume in production), for people reading the topic.
+    /// Processors never load from it: they load <see cref="Name"/>/<see cref="Version"/> from their own registry root.
+    /// </summary>
     [JsonPropertyName("path")] public required string Path { get; init; }
 
     /// <summary>File name → sha256 of every file of the bundle, as in its manifest.</summary>
@@ -26,7 +29,10 @@ public sealed record ModelPublished
     /// <summary>Label-topic offsets the version was trained from (<c>topic/partition</c> → next offset), when trained from Kafka.</summary>
     [JsonPropertyName("labelOffsets")] public IReadOnlyDictionary<string, long> LabelOffsets { get; init; } = new Dictionary<string, long>();
 
-    /// <summary>Why it was published: <c>trained</c>, <c>promote</c> or <c>rollback</c>.</summary>
+    /// <summary>
+    /// Why it was published: <c>trained</c>, <c>promote</c> or <c>rollback</c>. Only <c>promote</c> and <c>rollback</c>
+    /// may move a running processor to an older version than it serves.
+    /// </summary>
     [JsonPropertyName("reason")] public required string Reason { get; init; }
 
     [JsonPropertyName("publishedAt")] public required DateTimeOffset PublishedAt { get; init; }

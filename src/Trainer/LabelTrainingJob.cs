@@ -137,7 +137,8 @@ public sealed class LabelTrainingJob
                     Files = files,
                     Metrics = metrics,
                     Training = training,
-                });
+                },
+                makeCurrent: false); // the trainer marks it current once the models topic acknowledged its event
             return new TrainingOutcome(task, bundle, parentVersion, published, $"not worse than {parentVersion} on {string.Join(", ", scores.Select(s => s.Set))}", scores, data.TrainRows, clock.Elapsed);
         }
         finally

@@ -70,7 +70,7 @@ public sealed partial class TrainerService : BackgroundService, IReadinessProbe,
         };
         _labels = _meter.CreateCounter<long>("streambert_trainer_labels", description: "Label records accepted");
         _deadLettered = _meter.CreateCounter<long>("streambert_trainer_labels_dead_lettered", description: "Label records sent to the labels dead-letter topic");
-        _runs = _meter.CreateCounter<long>("streambert_trainer_runs", description: "Training runs by task and result (published, refused, failed)");
+        _runs = _meter.CreateCounter<long>("streambert_trainer_runs", description: "Training runs by task and result (published, refused, failed, unannounced)");
         _runSeconds = _meter.CreateHistogram("streambert_trainer_run_seconds", unit: "s", description: "Wall time of a training run",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [5, 15, 30, 60, 120, 300, 600, 1800, 3600] });
         _meter.CreateObservableGauge("streambert_trainer_last_f1", ObserveLastScores, description: "F1 of the last run's candidate and of the version it was judged against, per evaluation set");
@@ -186,6 +186,7 @@ public sealed partial class TrainerService : BackgroundService, IReadinessProbe,
             })
             .Build();
         using var producer = new ProducerBuilder<byte[]?, byte[]?>(ProducerConfig()).Build();
+        ReconcileCurrent(stoppingToken);
         var job = new LabelTrainingJob(_options, new LogWriter(_logger, MarkProgress));
         var lagMeasured = Stopwatch.StartNew();
         consumer.Subscribe([_topics.LabelsSpam, _topics.LabelsClaims, _topics.LabelsEntities]);
@@ -290,10 +291,26 @@ public sealed partial class TrainerService : BackgroundService, IReadinessProbe,
         _runSeconds.Record(clock.Elapsed.TotalSeconds, new KeyValuePair<string, object?>("task", task));
         if (outcome.Published is { } manifest)
         {
-            var published = new ModelRegistry(_options.Registry).EventFor(manifest.Name, manifest.Version, "trained") with { LabelOffsets = labelOffsets };
-            ModelEvents.PublishAsync(ProducerConfig(), _topics.Models, published, stoppingToken).GetAwaiter().GetResult();
-            _runs.Add(1, new("task", task), new("result", "published"));
-            LogPublished(_logger, manifest.Name, manifest.Version, outcome.Reason, Scores(outcome));
+            // Event first, then CURRENT: a version the topic never announced must not become the registry's current one.
+            try
+            {
+                var registry = new ModelRegistry(_options.Registry);
+                var published = registry.EventFor(manifest.Name, manifest.Version, "trained") with { LabelOffsets = labelOffsets };
+                ModelEvents.PublishThenMarkCurrentAsync(ProducerConfig(), _topics.Models, published, registry.SetCurrent, stoppingToken).GetAwaiter().GetResult();
+                _runs.Add(1, new("task", task), new("result", "published"));
+                LogPublished(_logger, manifest.Name, manifest.Version, outcome.Reason, Scores(outcome));
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                // The version stays in the registry, neither current nor announced; the labels count as new until a run publishes.
+                LogAnnounceFailed(_logger, manifest.Name, manifest.Version, ex);
+                _runs.Add(1, new("task", task), new("result", "unannounced"));
+                labels.RetryLater();
+                var unannounced = outcome with { Published = null, Reason = $"not announced on {_topics.Models}: {ex.Message}" };
+                _lastOutcome = unannounced;
+                RunCompleted?.Invoke(unannounced);
+                return;
+            }
         }
         else
         {
@@ -317,6 +334,50 @@ public sealed partial class TrainerService : BackgroundService, IReadinessProbe,
         labels.MarkTrained();
         _lastOutcome = outcome;
         RunCompleted?.Invoke(outcome);
+    }
+
+    /// <summary>
+    /// On start, the models topic wins over the registry's CURRENT: its latest event per bundle is the version processors
+    /// serve (they apply it on catch-up), so CURRENT follows it when it names a version in this registry whose files match
+    /// the event. Repairs a crash between publishing and marking current, and a CURRENT edited by hand. A topic that
+    /// cannot be read leaves CURRENT as it is; the next published version brings the two together again.
+    /// </summary>
+    private void ReconcileCurrent(CancellationToken stoppingToken)
+    {
+        ModelEvents.LatestEvents events;
+        try
+        {
+            events = ModelEvents.ReadLatest(ConsumerConfig(), _topics.Models, TimeSpan.FromSeconds(30), stoppingToken);
+        }
+        catch (Exception ex) when (ex is KafkaException or TimeoutException)
+        {
+            LogReconcileSkipped(_logger, _topics.Models, ex.Message);
+            return;
+        }
+
+        if (events.Unreadable > 0)
+        {
+            LogReconcileUnreadable(_logger, _topics.Models, events.Unreadable);
+        }
+
+        var registry = new ModelRegistry(_options.Registry);
+        foreach (var (bundle, published) in events.Latest)
+        {
+            var current = registry.CurrentVersion(bundle);
+            if (current == published.Version)
+            {
+                continue;
+            }
+
+            if (registry.CheckAnnounced(published, out _, out _) is { } problem)
+            {
+                LogReconcileRefused(_logger, bundle, published.Version, current ?? "none", problem.Message);
+                continue;
+            }
+
+            registry.SetCurrent(bundle, published.Version);
+            LogReconciled(_logger, bundle, current ?? "none", published.Version, published.Reason);
+        }
     }
 
     private static string Scores(TrainingOutcome outcome) =>
@@ -450,6 +511,21 @@ public sealed partial class TrainerService : BackgroundService, IReadinessProbe,
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Kafka client error: {Reason}")]
     private static partial void LogClientError(ILogger logger, string reason);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Publishing {Bundle} {Version} on the models topic failed; CURRENT unchanged, the labels are retried after the maximum wait")]
+    private static partial void LogAnnounceFailed(ILogger logger, string bundle, string version, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "CURRENT of {Bundle} set from {From} to {To}: the latest event on the models topic ({Reason}) wins")]
+    private static partial void LogReconciled(ILogger logger, string bundle, string from, string to, string reason);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "The models topic names {Bundle} {Version}, CURRENT stays {Current}: {Problem}")]
+    private static partial void LogReconcileRefused(ILogger logger, string bundle, string version, string current, string problem);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "CURRENT not reconciled with {Topic}: {Reason}")]
+    private static partial void LogReconcileSkipped(ILogger logger, string topic, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Count} unreadable events on {Topic} ignored while reconciling CURRENT")]
+    private static partial void LogReconcileUnreadable(ILogger logger, string topic, int count);
 
     [LoggerMessage(Level = LogLevel.Critical, Message = "Trainer stopping on a fatal error")]
     private static partial void LogFatal(ILogger logger, Exception exception);

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text.Json;
+using Confluent.Kafka;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using StreamBert.Contracts;
@@ -179,6 +180,110 @@ public sealed class HotSwapTests : IClassFixture<EmbeddedKafkaFixture>, IDisposa
         var late = outputs.Select(o => JsonSerializer.Deserialize<SpamLabel>(o.Message.Value)!).Where(l => l.Model.Version == version).ToList();
         Assert.NotEmpty(late);
         Assert.True(firstMetrics.Consumed > 0 && secondMetrics.Consumed > 0, "the group did not split the partitions");
+    }
+
+    [Fact]
+    public async Task Processor_HostileModelEvents_EachRefusedWithAReasonWhileServingThenGoodEventsSwap()
+    {
+        var topics = TestTopics.Create(_kafka, partitions: 1);
+        var models = _kafka.NewTopic("models", 1);
+        var registry = new ModelRegistry(_registry);
+        var outcomes = new ConcurrentQueue<SwapOutcome>();
+        using var host = PipelineHarness.StartProcessor(topics, _kafka.BootstrapServers, _registry, "hostile-" + Guid.NewGuid().ToString("N"),
+            new Dictionary<string, string?> { ["Topics:Models"] = models });
+        var service = host.Services.GetRequiredService<ProcessorService>();
+        var metrics = host.Services.GetRequiredService<ProcessorMetrics>();
+        service.Updater!.Handled += outcomes.Enqueue;
+        await WaitUntil(() => service.Updater.State == FollowerState.Following, TimeSpan.FromMinutes(1));
+
+        // A self-consistent bundle outside the registry, announced by path; a registry version whose manifest loads its
+        // head from another version's folder; then a good version, a replay of the old one, and another good one.
+        var outside = Path.Combine(_registry + "-outside", "spam", "v9");
+        CopyDirectory(registry.BundleDirectory("spam", "v1"), outside);
+        var good = PublishCopy(registry, "spam", "v1");
+        var escaping = PublishCopy(registry, "spam", "v1");
+        var escapingDir = registry.BundleDirectory("spam", escaping);
+        var manifestPath = Path.Combine(escapingDir, ModelRegistry.ManifestFile);
+        var manifest = JsonSerializer.Deserialize<BundleManifest>(File.ReadAllText(manifestPath))!;
+        File.WriteAllText(manifestPath, JsonSerializer.Serialize(
+            manifest with { Heads = manifest.Heads.ToDictionary(h => h.Key, h => h.Value with { File = "../v1/" + h.Value.File }) }, ModelRegistry.Json));
+        var later = PublishCopy(registry, "spam", "v1");
+        var v1Event = registry.EventFor("spam", "v1", "trained");
+
+        var hostile = new (string Expect, byte[] Value)[]
+        {
+            (SwapRefusal.Malformed, "{\"name\":\"spam\",\"version\":"u8.ToArray()),
+            (SwapRefusal.Malformed, JsonSerializer.SerializeToUtf8Bytes(v1Event with { Version = null! })),
+            (SwapRefusal.Malformed, JsonSerializer.SerializeToUtf8Bytes(v1Event with { Sha256 = null! })),
+            (SwapRefusal.Missing, JsonSerializer.SerializeToUtf8Bytes(v1Event with { Version = "v9", Path = outside })),
+            (SwapRefusal.Path, JsonSerializer.SerializeToUtf8Bytes(v1Event with { Version = escaping, Sha256 = manifest.Files, Path = escapingDir })),
+        };
+        var inputs = InputCorpus.Mixed(300, 0, "hostile");
+        PipelineHarness.Produce(_kafka.BootstrapServers, topics.Messages, inputs.Take(150));
+        using (var producer = new ProducerBuilder<string, byte[]>(_kafka.ProducerConfig()).Build())
+        {
+            foreach (var (_, value) in hostile)
+            {
+                await producer.ProduceAsync(models, new Message<string, byte[]> { Key = "spam", Value = value });
+            }
+        }
+
+        await WaitUntil(() => outcomes.Count >= hostile.Length, TimeSpan.FromMinutes(1));
+        Assert.Equal(hostile.Select(h => h.Expect), outcomes.Select(o => o.Refusal));
+        Assert.Equal("v1", service.Models!.Bundles["spam"].Version);
+
+        await ModelEvents.PublishAsync(_kafka.ProducerConfig(), models, registry.EventFor("spam", good, "trained"), CancellationToken.None);
+        await ModelEvents.PublishAsync(_kafka.ProducerConfig(), models, v1Event, CancellationToken.None);
+        await ModelEvents.PublishAsync(_kafka.ProducerConfig(), models, registry.EventFor("spam", later, "trained"), CancellationToken.None);
+        PipelineHarness.Produce(_kafka.BootstrapServers, topics.Messages, inputs.Skip(150));
+        await WaitUntil(() => outcomes.Count >= hostile.Length + 3, TimeSpan.FromMinutes(1));
+        var outputs = PipelineHarness.ReadAll(_kafka.BootstrapServers, topics.MessagesSpam, r => r.Count >= inputs.Count, TimeSpan.FromMinutes(3));
+
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{host.Services.GetRequiredService<ObservabilityServer>().Port}") };
+        var scrape = await http.GetStringAsync("/metrics");
+        var ready = await http.GetAsync("/readyz");
+        await host.StopAsync();
+        Directory.Delete(_registry + "-outside", recursive: true);
+        foreach (var outcome in outcomes)
+        {
+            _output.WriteLine($"{outcome.Result} {outcome.Refusal} {outcome.Version}: {outcome.Reason}");
+        }
+
+        var after = outcomes.Skip(hostile.Length).ToList();
+        Assert.Equal([(SwapResult.Swapped, good), (SwapResult.Refused, "v1"), (SwapResult.Swapped, later)], after.Select(o => (o.Result, o.Version)));
+        Assert.Equal(SwapRefusal.Downgrade, after[1].Refusal);
+        Assert.Equal(later, service.Models?.Bundles["spam"].Version ?? later);
+        Assert.Equal((3L, 1L, 1L, 1L), (metrics.RefusedSwaps(SwapRefusal.Malformed), metrics.RefusedSwaps(SwapRefusal.Missing), metrics.RefusedSwaps(SwapRefusal.Path), metrics.RefusedSwaps(SwapRefusal.Downgrade)));
+        Assert.Matches("streambert_model_swaps_refused_total\\{[^}]*reason=\"malformed\"[^}]*\\} 3", scrape);
+        Assert.Matches("streambert_model_swaps_refused_total\\{[^}]*bundle=\"spam\"[^}]*reason=\"downgrade\"[^}]*\\} 1", scrape);
+        Assert.Equal(System.Net.HttpStatusCode.OK, ready.StatusCode);
+
+        // Every input labelled once, by a version that was allowed to serve.
+        var labels = outputs.Select(o => JsonSerializer.Deserialize<SpamLabel>(o.Message.Value)!).ToList();
+        Assert.Equal(inputs.Select(i => i.ExpectedId!).Order(), labels.Select(l => l.Id).Distinct().Order());
+        Assert.All(labels, l => Assert.Contains(l.Model.Version, new[] { "v1", good, later }));
+    }
+
+    [Fact]
+    public async Task Processor_TopicsLatestEventOlderThanCurrent_CatchUpServesTheTopicsVersion()
+    {
+        // CURRENT ran ahead of the topic (v2 marked current, its event never sent): on start the topic's v1 wins, the
+        // downgrade rule notwithstanding, because it is the record every other replica follows.
+        var topics = TestTopics.Create(_kafka, partitions: 1);
+        var models = _kafka.NewTopic("models", 1);
+        var registry = new ModelRegistry(_registry);
+        await ModelEvents.PublishAsync(_kafka.ProducerConfig(), models, registry.EventFor("spam", "v1", "trained"), CancellationToken.None);
+        Assert.Equal("v2", PublishCopy(registry, "spam", "v1"));
+        Assert.Equal("v2", registry.CurrentVersion("spam"));
+
+        using var host = PipelineHarness.StartProcessor(topics, _kafka.BootstrapServers, _registry, "catch-up-" + Guid.NewGuid().ToString("N"),
+            new Dictionary<string, string?> { ["Topics:Models"] = models });
+        var service = host.Services.GetRequiredService<ProcessorService>();
+        await WaitUntil(() => service.Updater!.State == FollowerState.Following, TimeSpan.FromMinutes(1));
+        var served = service.Models!.Bundles["spam"].Version;
+        await host.StopAsync();
+
+        Assert.Equal("v1", served);
     }
 
     /// <summary>A new version with the files of <paramref name="from"/> (a retrain that changed nothing is still a version).</summary>

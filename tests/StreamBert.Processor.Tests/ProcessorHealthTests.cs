@@ -45,6 +45,21 @@ public sealed class ProcessorHealthTests
     }
 
     [Fact]
+    public void Readiness_ModelFollowerDead_UnreadyWithItsReason()
+    {
+        _ingest.BrokerReachable();
+        string? follower = null;
+        var health = new ProcessorHealth(_ingest, () => Served, TimeSpan.FromSeconds(10), _time) { ModelFollower = () => follower };
+        Assert.True(health.Readiness().Ready);
+
+        follower = "model follower failed: KafkaException: Local: Fatal error";
+        var report = health.Readiness();
+
+        Assert.False(report.Ready);
+        Assert.Equal([follower], report.Reasons);
+    }
+
+    [Fact]
     public void Readiness_NoModels_UnreadyWithReason()
     {
         _ingest.BrokerReachable();

@@ -22,6 +22,10 @@ internal static class ModelsCommand
                 + "the producer takes every Kafka:Producer: setting, e.g. security.protocol, sasl.*, ssl.*)",
         };
         var topic = new Option<string>("--topic") { Description = $"Models topic (default: Topics:Models, else {Topics.Models})", DefaultValueFactory = _ => Configured.Value("Topics:Models") ?? Topics.Models };
+        var registryOnly = new Option<bool>("--registry-only")
+        {
+            Description = "With no bootstrap servers given or configured: change CURRENT only. Running processors keep what the models topic says, and a trainer resets CURRENT to it on start",
+        };
 
         var list = new Command("list", "Bundles, their versions, the current one, metrics and creation time") { registry };
         list.SetAction(result =>
@@ -46,7 +50,7 @@ internal static class ModelsCommand
 
         var bundleArg = new Argument<string>("bundle") { Description = "Bundle name, e.g. spam or articles" };
         var versionArg = new Argument<string>("version") { Description = "Version, e.g. v3" };
-        var promote = new Command("promote", "Serve this version: mark it current (and publish ModelPublished with --bootstrap)") { bundleArg, versionArg, registry, bootstrap, topic };
+        var promote = new Command("promote", "Serve this version: publish ModelPublished, then mark it current (--registry-only: CURRENT alone)") { bundleArg, versionArg, registry, bootstrap, topic, registryOnly };
         promote.Validators.Add(result =>
         {
             var reg = new ModelRegistry(result.GetValue(registry)!);
@@ -61,13 +65,11 @@ internal static class ModelsCommand
             var reg = new ModelRegistry(result.GetValue(registry)!);
             var bundle = result.GetValue(bundleArg)!;
             var version = result.GetValue(versionArg)!;
-            reg.SetCurrent(bundle, version);
-            Console.WriteLine($"{bundle}: current is now {version}");
-            return await PublishAsync(reg, bundle, version, "promote", result.GetValue(bootstrap), result.GetValue(topic)!, ct);
+            return await PublishAsync(reg, bundle, version, "promote", result.GetValue(bootstrap), result.GetValue(topic)!, result.GetValue(registryOnly), ct);
         });
 
         var rollbackBundle = new Argument<string>("bundle") { Description = "Bundle name" };
-        var rollback = new Command("rollback", "Serve the version before the current one (and publish ModelPublished with --bootstrap)") { rollbackBundle, registry, bootstrap, topic };
+        var rollback = new Command("rollback", "Serve the version before the current one: publish ModelPublished, then mark it current (--registry-only: CURRENT alone)") { rollbackBundle, registry, bootstrap, topic, registryOnly };
         rollback.Validators.Add(result =>
         {
             var reg = new ModelRegistry(result.GetValue(registry)!);
@@ -80,23 +82,31 @@ internal static class ModelsCommand
         {
             var reg = new ModelRegistry(result.GetValue(registry)!);
             var bundle = result.GetValue(rollbackBundle)!;
-            var version = reg.Rollback(bundle);
-            Console.WriteLine($"{bundle}: rolled back to {version}");
-            return await PublishAsync(reg, bundle, version, "rollback", result.GetValue(bootstrap), result.GetValue(topic)!, ct);
+            var version = reg.PreviousVersion(bundle);
+            return await PublishAsync(reg, bundle, version, "rollback", result.GetValue(bootstrap), result.GetValue(topic)!, result.GetValue(registryOnly), ct);
         });
 
         return new Command("models", "List, promote and roll back model versions") { list, promote, rollback };
     }
 
-    private static async Task<int> PublishAsync(ModelRegistry registry, string bundle, string version, string reason, string? bootstrap, string topic, CancellationToken ct)
+    /// <summary>Event first, then CURRENT (the topic is what processors follow); CURRENT alone only when asked for.</summary>
+    private static async Task<int> PublishAsync(ModelRegistry registry, string bundle, string version, string reason, string? bootstrap, string topic, bool registryOnly, CancellationToken ct)
     {
         if (ProducerConfig(bootstrap, Configured.Load()) is not { } config)
         {
+            if (!registryOnly)
+            {
+                await Console.Error.WriteLineAsync($"models {reason}: give --bootstrap to publish the change on {topic} before CURRENT moves, or --registry-only to change CURRENT alone (running processors and the trainer follow the topic, not CURRENT)");
+                return 2;
+            }
+
+            registry.SetCurrent(bundle, version);
+            Console.WriteLine($"{bundle}: current is now {version} (registry only; nothing published)");
             return 0;
         }
 
-        var position = await ModelEvents.PublishAsync(config, topic, registry.EventFor(bundle, version, reason), ct);
-        Console.WriteLine($"published ModelPublished {bundle} {version} at {position}");
+        var position = await ModelEvents.PublishThenMarkCurrentAsync(config, topic, registry.EventFor(bundle, version, reason), registry.SetCurrent, ct);
+        Console.WriteLine($"published ModelPublished {bundle} {version} ({reason}) at {position}; current is now {version}");
         return 0;
     }
 

@@ -32,6 +32,12 @@ public sealed class ProcessorHealth : IReadinessProbe
         _time = time ?? TimeProvider.System;
     }
 
+    /// <summary>
+    /// Why the models-topic follower is not running (null while it runs): a processor whose follower died would serve
+    /// its version for ever, so it is not ready. Set by the host from <c>ModelUpdater.FollowerProblem</c>.
+    /// </summary>
+    public Func<string?>? ModelFollower { get; init; }
+
     public ReadinessReport Readiness()
     {
         var reasons = new List<string>(2);
@@ -59,6 +65,11 @@ public sealed class ProcessorHealth : IReadinessProbe
         {
             // Probes stopped succeeding without reporting a failure: the ingest stage is stopping or stuck.
             reasons.Add($"no broker contact for {since.Value.TotalSeconds:F0} s");
+        }
+
+        if (ModelFollower?.Invoke() is { } follower)
+        {
+            reasons.Add(follower);
         }
 
         return new ReadinessReport(reasons.Count == 0 ? "ready" : "unready", reasons, models);

@@ -29,7 +29,7 @@ public sealed class ProcessorMetrics : IDisposable
     private readonly LatencyWindow _recentLatency = new(4096);
     private readonly Func<IReadOnlyDictionary<string, BundleManifest>?> _servedBundles;
     private readonly ConcurrentDictionary<string, long> _swaps = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, long> _refusedSwaps = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<(string Bundle, string Reason), long> _refusedSwaps = new();
     private long _consumedTotal;
     private long _producedTotal;
     private long _deadLetteredTotal;
@@ -67,7 +67,8 @@ public sealed class ProcessorMetrics : IDisposable
         _meter.CreateObservableGauge("streambert_broker_reachable", () => Ingest.Broker.Reachable ? 1 : 0, description: "1 when a broker answered the last metadata probe");
         _meter.CreateObservableGauge("streambert_model_info", ObserveModels, description: "1 per served bundle version");
         _meter.CreateObservableCounter("streambert_model_swaps", () => ObservePerBundle(_swaps), description: "Model versions swapped in while running");
-        _meter.CreateObservableCounter("streambert_model_swaps_refused", () => ObservePerBundle(_refusedSwaps), description: "Published model versions not swapped in (failed validation or load)");
+        _meter.CreateObservableCounter("streambert_model_swaps_refused", ObserveRefusedSwaps,
+            description: "Model events not swapped in, by bundle (\"unknown\" when not served) and reason: malformed, missing, path, hash, downgrade, verification, load, error");
     }
 
     /// <summary>Consumer lag and broker reachability, published by the ingest stage; also what readiness reads.</summary>
@@ -139,8 +140,14 @@ public sealed class ProcessorMetrics : IDisposable
     /// <summary>A new version of <paramref name="bundle"/> is being served.</summary>
     public void RecordSwap(string bundle) => _swaps.AddOrUpdate(bundle, 1, static (_, n) => n + 1);
 
-    /// <summary>A published version of <paramref name="bundle"/> was not swapped in.</summary>
-    public void RecordRefusedSwap(string bundle) => _refusedSwaps.AddOrUpdate(bundle, 1, static (_, n) => n + 1);
+    /// <summary>
+    /// A model event for <paramref name="bundle"/> was refused for <paramref name="reason"/> (one of a fixed set of codes,
+    /// <c>SwapRefusal</c>; the caller passes only served bundle names or "unknown", so labels stay few).
+    /// </summary>
+    public void RecordRefusedSwap(string bundle, string reason) => _refusedSwaps.AddOrUpdate((bundle, reason), 1, static (_, n) => n + 1);
+
+    /// <summary>Refused model events with <paramref name="reason"/> so far, all bundles together.</summary>
+    public long RefusedSwaps(string reason) => _refusedSwaps.Where(r => r.Key.Reason == reason).Sum(r => r.Value);
 
     public void Dispose() => _meter.Dispose();
 
@@ -172,6 +179,24 @@ public sealed class ProcessorMetrics : IDisposable
         foreach (var bundle in bundles)
         {
             yield return new Measurement<long>(counts.GetValueOrDefault(bundle), new KeyValuePair<string, object?>("bundle", bundle));
+        }
+    }
+
+    /// <summary>Every served bundle reports every reason, 0 included, so an alert on any of them has a series to watch.</summary>
+    private IEnumerable<Measurement<long>> ObserveRefusedSwaps()
+    {
+        var keys = new HashSet<(string Bundle, string Reason)>(_refusedSwaps.Keys);
+        foreach (var bundle in _servedBundles()?.Keys ?? [])
+        {
+            foreach (var reason in Inference.SwapRefusal.All)
+            {
+                keys.Add((bundle, reason));
+            }
+        }
+
+        foreach (var key in keys)
+        {
+            yield return new Measurement<long>(_refusedSwaps.GetValueOrDefault(key), new("bundle", key.Bundle), new("reason", key.Reason));
         }
     }
 

@@ -31,7 +31,10 @@ public static class ProcessorServiceCollectionExtensions
         services.AddSingleton(sp => new ProcessorHealth(
             sp.GetRequiredService<ProcessorMetrics>().Ingest,
             sp.GetRequiredService<Func<IReadOnlyDictionary<string, BundleManifest>?>>(),
-            sp.GetRequiredService<IOptions<ProcessorOptions>>().Value.BrokerContactTimeout));
+            sp.GetRequiredService<IOptions<ProcessorOptions>>().Value.BrokerContactTimeout)
+        {
+            ModelFollower = () => sp.GetRequiredService<ProcessorService>().Updater?.FollowerProblem,
+        });
 
         services.AddSingleton(sp => new ProcessorLiveness(
             sp.GetRequiredService<ProcessorMetrics>().Progress,

@@ -23,7 +23,63 @@ public enum SwapResult
     Ignored,
 }
 
-public sealed record SwapOutcome(SwapResult Result, string Bundle, string Version, string Reason, TimeSpan Exchange = default);
+public sealed record SwapOutcome(SwapResult Result, string Bundle, string Version, string Reason, TimeSpan Exchange = default)
+{
+    /// <summary>For <see cref="SwapResult.Refused"/>: one of <see cref="SwapRefusal"/>'s codes.</summary>
+    public string? Refusal { get; init; }
+}
+
+/// <summary>
+/// Why a model event was refused: the <c>reason</c> label of <c>streambert_model_swaps_refused_total</c>. A fixed set,
+/// so an event's own strings never become label values.
+/// </summary>
+public static class SwapRefusal
+{
+    /// <summary>Not a readable event: bad JSON, a null or ill-formed field, a key that is not its bundle name.</summary>
+    public const string Malformed = "malformed";
+
+    /// <summary>The version is not in this host's registry (the event's own path is never used).</summary>
+    public const string Missing = "missing";
+
+    /// <summary>The version folder or a file its manifest names leads outside the registry or the bundle.</summary>
+    public const string Path = "path";
+
+    /// <summary>A sha256 differs between the event, the manifest and the files on disk.</summary>
+    public const string Hash = "hash";
+
+    /// <summary>Older than the served version, and not announced as a rollback or promote.</summary>
+    public const string Downgrade = "downgrade";
+
+    /// <summary>The manifest describes another version, other tasks or labels, another vocabulary, or the warm-up failed.</summary>
+    public const string Verification = "verification";
+
+    /// <summary>The graph or a head did not load.</summary>
+    public const string Load = "load";
+
+    /// <summary>Anything unexpected while handling the event (the follower logs it and goes on).</summary>
+    public const string Error = "error";
+
+    public static readonly IReadOnlyList<string> All = [Malformed, Missing, Path, Hash, Downgrade, Verification, Load, Error];
+}
+
+/// <summary>Where the models-topic follower is (<see cref="ModelUpdater.State"/>).</summary>
+public enum FollowerState
+{
+    /// <summary><see cref="ModelUpdater.RunAsync"/> not called (benchmarks, tests that call Apply).</summary>
+    NotStarted,
+
+    /// <summary>Reading the topic to its end; the latest event per bundle is applied there.</summary>
+    CatchingUp,
+
+    /// <summary>Applying each event as it arrives.</summary>
+    Following,
+
+    /// <summary>Ended: cancelled with the service, or its loop returned.</summary>
+    Stopped,
+
+    /// <summary>Ended on an exception (a fatal Kafka error): no further version will be swapped in.</summary>
+    Faulted,
+}
 
 /// <summary>
 /// Follows the compacted models topic and hot-swaps the versions it announces. A new version is loaded
@@ -31,6 +87,10 @@ public sealed record SwapOutcome(SwapResult Result, string Bundle, string Versio
 /// label sets, same vocabulary, a warm-up batch with sane outputs) and only then made live through
 /// <see cref="ModelSlot.Swap"/>. Loading and verifying happen off the engine thread; batches keep running
 /// on the old version meanwhile. A version that fails is refused, logged with the reason and counted.
+/// Events are untrusted input: every field is checked, bundles load only from this host's registry (never the
+/// event's path), and a live event older than the served version is refused unless it is a rollback or promote.
+/// Any exception while handling one event refuses that event and the follower goes on; only a fatal Kafka error
+/// ends it, and <see cref="FollowerProblem"/> then says so (readiness reports it).
 /// </summary>
 public sealed partial class ModelUpdater
 {
@@ -49,6 +109,10 @@ public sealed partial class ModelUpdater
     private readonly ProcessorMetrics _metrics;
     private readonly ILogger _logger;
     private readonly Lock _applying = new();
+    private volatile FollowerState _state;
+    private volatile Exception? _fault;
+    private volatile Error? _fatalError;
+    private Task? _follower;
 
     public ModelUpdater(ModelSlot slot, string registryRoot, SessionSettings settings, ProcessorMetrics metrics, ILogger logger)
     {
@@ -68,42 +132,102 @@ public sealed partial class ModelUpdater
     /// <summary>Raised after each event is handled (tests and the demo watch it).</summary>
     public event Action<SwapOutcome>? Handled;
 
-    /// <summary>
-    /// Reads <paramref name="topic"/> from the beginning: first to its end, applying only the latest event per
-    /// bundle (compaction may not have run yet), then every event as it arrives, until cancelled.
-    /// </summary>
-    public Task RunAsync(ConsumerConfig consumerConfig, string topic, CancellationToken cancellationToken) =>
-        Task.Factory.StartNew(() => Follow(consumerConfig, topic, cancellationToken), cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+    /// <summary>Where the follower started by <see cref="RunAsync"/> is.</summary>
+    public FollowerState State => _state;
 
-    /// <summary>Loads, verifies and swaps in the version <paramref name="published"/> names.</summary>
-    public SwapOutcome Apply(ModelPublished published)
+    /// <summary>
+    /// Why no further version can be swapped in (the follower failed or ended), or null while it runs or was never
+    /// started. Readiness reports it: a processor that no longer follows the models topic serves a version for ever.
+    /// </summary>
+    public string? FollowerProblem => _state switch
+    {
+        FollowerState.Faulted => $"model follower failed: {_fault?.GetType().Name}: {_fault?.Message}",
+        FollowerState.Stopped => "model follower stopped",
+        _ when _follower is { IsCompleted: true } follower => follower.Exception is { } ex
+            ? $"model follower failed: {ex.InnerException?.Message ?? ex.Message}"
+            : "model follower stopped",
+        _ => null,
+    };
+
+    /// <summary>
+    /// Reads <paramref name="topic"/> from the beginning: first to its end, applying only the latest event per bundle
+    /// (compaction may not have run yet) even when it is older than what is served (the topic is the record; the
+    /// registry's CURRENT only chose the version to start with), then every event as it arrives, until cancelled.
+    /// </summary>
+    public Task RunAsync(ConsumerConfig consumerConfig, string topic, CancellationToken cancellationToken)
+    {
+        _state = FollowerState.CatchingUp;
+        var follower = Task.Factory.StartNew(() => Supervise(consumerConfig, topic, cancellationToken), cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        _follower = follower;
+        return follower;
+    }
+
+    /// <summary>
+    /// Loads, verifies and swaps in the version <paramref name="published"/> names. Never throws: whatever goes wrong
+    /// refuses the event with a <see cref="SwapRefusal"/> code.
+    /// </summary>
+    /// <param name="catchingUp">
+    /// The event is the topic's latest for its bundle, read on start: it wins over CURRENT even when older. Live events
+    /// (false) may not go back to an older version unless their reason is <c>rollback</c> or <c>promote</c>.
+    /// </param>
+    public SwapOutcome Apply(ModelPublished published, bool catchingUp = false)
     {
         // Events come from one consumer, but promote-while-starting and tests call this directly: one swap at a time.
         lock (_applying)
         {
-            var outcome = ApplyLocked(published);
-            switch (outcome.Result)
+            SwapOutcome outcome;
+            try
             {
-                case SwapResult.Swapped:
-                    _metrics.RecordSwap(outcome.Bundle);
-                    LogSwapped(_logger, outcome.Bundle, outcome.Version, outcome.Reason, outcome.Exchange.TotalMilliseconds);
-                    break;
-                case SwapResult.Refused:
-                    _metrics.RecordRefusedSwap(outcome.Bundle);
-                    LogRefused(_logger, outcome.Bundle, outcome.Version, outcome.Reason);
-                    break;
-                default:
-                    LogIgnored(_logger, outcome.Bundle, outcome.Version, outcome.Reason);
-                    break;
+                outcome = ApplyLocked(published, catchingUp);
+            }
+            catch (Exception ex)
+            {
+                // Any event, whatever it holds, must not end the follower: refuse it and keep serving.
+                outcome = Refused(published, SwapRefusal.Error, $"{ex.GetType().Name}: {ex.Message}");
             }
 
-            Handled?.Invoke(outcome);
+            Report(outcome);
             return outcome;
         }
     }
 
-    private SwapOutcome ApplyLocked(ModelPublished published)
+    private void Report(SwapOutcome outcome)
     {
+        switch (outcome.Result)
+        {
+            case SwapResult.Swapped:
+                _metrics.RecordSwap(outcome.Bundle);
+                LogSwapped(_logger, outcome.Bundle, outcome.Version, outcome.Reason, outcome.Exchange.TotalMilliseconds);
+                break;
+            case SwapResult.Refused:
+                // Only a served bundle's name becomes a label value; anything else an event says is not.
+                var bundle = _slot.Current.Bundles.ContainsKey(outcome.Bundle) ? outcome.Bundle : "unknown";
+                _metrics.RecordRefusedSwap(bundle, outcome.Refusal ?? SwapRefusal.Error);
+                LogRefused(_logger, outcome.Bundle, outcome.Version, outcome.Refusal ?? SwapRefusal.Error, outcome.Reason);
+                break;
+            default:
+                LogIgnored(_logger, outcome.Bundle, outcome.Version, outcome.Reason);
+                break;
+        }
+
+        try
+        {
+            Handled?.Invoke(outcome);
+        }
+        catch (Exception ex)
+        {
+            // A watcher's bug is not the event's fault: the outcome stands.
+            LogWatcherFailed(_logger, ex);
+        }
+    }
+
+    private SwapOutcome ApplyLocked(ModelPublished published, bool catchingUp)
+    {
+        if (ModelEvents.Validate(published) is { } malformed)
+        {
+            return Refused(published, SwapRefusal.Malformed, malformed);
+        }
+
         var live = _slot.Current;
         if (!live.Bundles.TryGetValue(published.Name, out var served))
         {
@@ -115,39 +239,60 @@ public sealed partial class ModelUpdater
             return new SwapOutcome(SwapResult.Ignored, published.Name, published.Version, "already serving this version");
         }
 
+        if (!catchingUp && IsOlder(published.Version, served.Version) && published.Reason is not ("rollback" or "promote"))
+        {
+            return Refused(published, SwapRefusal.Downgrade, $"older than the served {served.Version} and announced as '{published.Reason}', not a rollback or promote");
+        }
+
         var started = Stopwatch.GetTimestamp();
-        ModelSet? candidate = null;
+        if (new ModelRegistry(_registryRoot).CheckAnnounced(published, out var directory, out var manifest) is { } problem)
+        {
+            var code = problem.Fault switch
+            {
+                BundleFault.Missing => SwapRefusal.Missing,
+                BundleFault.Path => SwapRefusal.Path,
+                BundleFault.Hash => SwapRefusal.Hash,
+                _ => SwapRefusal.Verification,
+            };
+            return Refused(published, code, problem.Message);
+        }
+
+        if (Incompatible(manifest!, served) is { } incompatible)
+        {
+            return Refused(published, SwapRefusal.Verification, incompatible);
+        }
+
+        ModelSet? candidate;
         try
         {
-            var directory = Resolve(published);
-            if (Check(published, directory, served) is { } problem)
-            {
-                return Refused(published, problem);
-            }
-
             var directories = new Dictionary<string, string>(live.Directories, StringComparer.Ordinal) { [published.Name] = directory };
             candidate = ModelSet.Load(directories.Values, _settings, reuse: ShareEncoders ? live : null, taskBundles: live.TaskBundles);
+        }
+        catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException or System.Text.Json.JsonException
+                                       or Microsoft.ML.OnnxRuntime.OnnxRuntimeException or Google.Protobuf.InvalidProtocolBufferException
+                                       or ArgumentException or InvalidOperationException or EndOfStreamException)
+        {
+            return Refused(published, SwapRefusal.Load, $"{ex.GetType().Name}: {ex.Message}");
+        }
+
+        try
+        {
             if (candidate.VocabSha256 != live.VocabSha256)
             {
-                return Refused(published, "its vocabulary differs from the one inputs are tokenized with");
+                return Refused(published, SwapRefusal.Verification, "its vocabulary differs from the one inputs are tokenized with");
             }
 
             if (WarmUp(candidate) is { } warmUpProblem)
             {
-                return Refused(published, warmUpProblem);
+                return Refused(published, SwapRefusal.Verification, warmUpProblem);
             }
 
             var loaded = Stopwatch.GetElapsedTime(started);
             var exchange = _slot.Swap(candidate);
             candidate = null;
             var metrics = string.Join(", ", published.Metrics.SelectMany(t => t.Value.Select(m => $"{t.Key}.{m.Key}={m.Value:F4}")));
-            return new SwapOutcome(SwapResult.Swapped, published.Name, published.Version, $"from {served.Version}, loaded and verified in {loaded.TotalMilliseconds:F0} ms; {metrics}", exchange);
-        }
-        catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException or System.Text.Json.JsonException
-                                       or Microsoft.ML.OnnxRuntime.OnnxRuntimeException or Google.Protobuf.InvalidProtocolBufferException
-                                       or ArgumentException or InvalidOperationException or EndOfStreamException)
-        {
-            return Refused(published, $"{ex.GetType().Name}: {ex.Message}");
+            var direction = IsOlder(published.Version, served.Version) ? $" (back, {published.Reason})" : "";
+            return new SwapOutcome(SwapResult.Swapped, published.Name, published.Version, $"from {served.Version}{direction}, loaded and verified in {loaded.TotalMilliseconds:F0} ms; {metrics}", exchange);
         }
         finally
         {
@@ -155,62 +300,22 @@ public sealed partial class ModelUpdater
         }
     }
 
-    private static SwapOutcome Refused(ModelPublished published, string reason) =>
-        new(SwapResult.Refused, published.Name, published.Version, reason);
+    private static bool IsOlder(string version, string than) =>
+        ModelRegistry.TryParseVersion(version, out var number) && ModelRegistry.TryParseVersion(than, out var served) && number < served;
 
-    /// <summary>The event's path is where the publisher saw the bundle; this host may mount the registry elsewhere.</summary>
-    private string Resolve(ModelPublished published)
+    /// <summary>A refusal; an event's name and version are shown only when well-formed (they reach logs and watchers).</summary>
+    private static SwapOutcome Refused(ModelPublished published, string code, string reason) =>
+        new(SwapResult.Refused,
+            ModelEvents.IsBundleName(published.Name) ? published.Name : "?",
+            ModelEvents.IsVersion(published.Version) ? published.Version : "?",
+            reason)
+        {
+            Refusal = code,
+        };
+
+    /// <summary>Same tasks, kinds and label sets as the live version: outputs keep their meaning across a swap.</summary>
+    private static string? Incompatible(BundleManifest manifest, BundleManifest served)
     {
-        if (!ModelRegistry.TryParseVersion(published.Version, out _) || published.Name.IndexOfAny(['/', '\\']) >= 0 || published.Name is "." or "..")
-        {
-            throw new InvalidDataException($"'{published.Name}' '{published.Version}' is not a bundle name and version");
-        }
-
-        var local = new ModelRegistry(_registryRoot).BundleDirectory(published.Name, published.Version);
-        if (Directory.Exists(local))
-        {
-            return local;
-        }
-
-        if (published.Path.Length > 0 && Directory.Exists(published.Path))
-        {
-            return published.Path;
-        }
-
-        throw new DirectoryNotFoundException($"neither {local} nor {published.Path} exists");
-    }
-
-    private static string? Check(ModelPublished published, string directory, BundleManifest served)
-    {
-        var manifest = ModelRegistry.ReadManifest(directory);
-        if (manifest.Name != published.Name || manifest.Version != published.Version)
-        {
-            return $"the manifest in {directory} is {manifest.Name} {manifest.Version}";
-        }
-
-        if (published.Sha256.Count == 0)
-        {
-            return "the event carries no sha256";
-        }
-
-        foreach (var (file, sha) in manifest.Files)
-        {
-            if (!published.Sha256.TryGetValue(file, out var announced) || !string.Equals(announced, sha, StringComparison.OrdinalIgnoreCase))
-            {
-                return $"{file}: the manifest's sha256 differs from the event's";
-            }
-        }
-
-        if (published.Sha256.Keys.FirstOrDefault(f => !manifest.Files.ContainsKey(f)) is { } extra)
-        {
-            return $"{extra}: announced by the event, absent from the manifest";
-        }
-
-        if (ModelRegistry.Verify(directory) is { } problem)
-        {
-            return problem;
-        }
-
         if (!manifest.Heads.Keys.Order(StringComparer.Ordinal).SequenceEqual(served.Heads.Keys.Order(StringComparer.Ordinal)))
         {
             return $"it serves tasks {string.Join(",", manifest.Heads.Keys)}, the live version {string.Join(",", served.Heads.Keys)}";
@@ -274,6 +379,27 @@ public sealed partial class ModelUpdater
 
     private static bool IsProbability(float value) => float.IsFinite(value) && value is >= 0f and <= 1f;
 
+    private void Supervise(ConsumerConfig config, string topic, CancellationToken cancellationToken)
+    {
+        try
+        {
+            Follow(config, topic, cancellationToken);
+            _state = FollowerState.Stopped;
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            _state = FollowerState.Stopped;
+            throw;
+        }
+        catch (Exception ex)
+        {
+            _fault = ex;
+            _state = FollowerState.Faulted;
+            LogFollowerFailed(_logger, topic, ex);
+            throw;
+        }
+    }
+
     private void Follow(ConsumerConfig config, string topic, CancellationToken cancellationToken)
     {
         config.EnableAutoCommit = false;
@@ -281,7 +407,15 @@ public sealed partial class ModelUpdater
         config.EnablePartitionEof = true;
         config.AutoOffsetReset = AutoOffsetReset.Earliest;
         using var consumer = new ConsumerBuilder<string?, byte[]?>(config)
-            .SetErrorHandler((_, e) => LogClientError(_logger, e.Reason))
+            .SetErrorHandler((_, e) =>
+            {
+                if (e.IsFatal)
+                {
+                    _fatalError = e;
+                }
+
+                LogClientError(_logger, e.Reason);
+            })
             .Build();
         var partitions = WaitForPartitions(config, topic, cancellationToken);
         consumer.Assign(partitions.Select(p => new TopicPartitionOffset(topic, p, Offset.Beginning)));
@@ -292,12 +426,18 @@ public sealed partial class ModelUpdater
         var caughtUp = false;
         while (!cancellationToken.IsCancellationRequested)
         {
+            if (_fatalError is { } fatal)
+            {
+                // The client cannot recover; nothing else the follower does can either.
+                throw new KafkaException(fatal);
+            }
+
             ConsumeResult<string?, byte[]?>? result;
             try
             {
                 result = consumer.Consume(TimeSpan.FromMilliseconds(100));
             }
-            catch (ConsumeException ex)
+            catch (ConsumeException ex) when (!ex.Error.IsFatal)
             {
                 LogClientError(_logger, ex.Error.Reason);
                 continue;
@@ -316,43 +456,74 @@ public sealed partial class ModelUpdater
                     caughtUp = true;
                     foreach (var pending in latest.Values)
                     {
-                        Apply(pending);
+                        Apply(pending, catchingUp: true);
                     }
 
                     latest.Clear();
+                    _state = FollowerState.Following;
                     LogFollowing(_logger, topic);
                 }
 
                 continue;
             }
 
-            if (result.Message.Value is not { Length: > 0 } value)
-            {
-                continue; // a tombstone: compaction's way to forget a bundle; nothing to serve
-            }
-
-            ModelPublished published;
             try
             {
-                published = ModelEvents.Parse(value);
+                Handle(result, caughtUp ? null : latest);
             }
-            catch (Exception ex) when (ex is System.Text.Json.JsonException or InvalidDataException)
+            catch (Exception ex)
             {
-                LogBadEvent(_logger, result.TopicPartitionOffset.ToString(), ex.Message);
-                continue;
-            }
-
-            if (caughtUp)
-            {
-                Apply(published);
-            }
-            else
-            {
-                latest[published.Name] = published;
+                // Apply never throws; this is the rest of one record's handling. It refuses that record, not the follower.
+                RefuseUnread(result.TopicPartitionOffset.ToString(), SwapRefusal.Error, $"{ex.GetType().Name}: {ex.Message}");
             }
         }
 
         consumer.Close();
+    }
+
+    /// <summary>Applies one record, or keeps it as its bundle's latest while catching up (<paramref name="latest"/> not null).</summary>
+    private void Handle(ConsumeResult<string?, byte[]?> result, Dictionary<string, ModelPublished>? latest)
+    {
+        if (result.Message.Value is not { Length: > 0 } value)
+        {
+            return; // a tombstone: compaction's way to forget a bundle; nothing to serve
+        }
+
+        ModelPublished published;
+        try
+        {
+            published = ModelEvents.Parse(value);
+        }
+        catch (InvalidDataException ex)
+        {
+            RefuseUnread(result.TopicPartitionOffset.ToString(), SwapRefusal.Malformed, ex.Message);
+            return;
+        }
+
+        // Compaction keeps one event per key: an event filed under another bundle's key would outlive that bundle's own.
+        if (result.Message.Key != published.Name)
+        {
+            RefuseUnread(result.TopicPartitionOffset.ToString(), SwapRefusal.Malformed, $"key '{result.Message.Key}' is not the bundle name '{published.Name}'");
+            return;
+        }
+
+        if (latest is null)
+        {
+            Apply(published);
+        }
+        else
+        {
+            latest[published.Name] = published;
+        }
+    }
+
+    /// <summary>Counts and reports a record that never became an event.</summary>
+    private void RefuseUnread(string position, string code, string reason)
+    {
+        lock (_applying)
+        {
+            Report(new SwapOutcome(SwapResult.Refused, "?", "?", $"{position}: {reason}") { Refusal = code });
+        }
     }
 
     private List<int> WaitForPartitions(ConsumerConfig config, string topic, CancellationToken cancellationToken)
@@ -388,17 +559,20 @@ public sealed partial class ModelUpdater
     [LoggerMessage(Level = LogLevel.Information, Message = "Hot swap: {Bundle} {Version} is live ({Detail}); exchange took {ExchangeMs:F3} ms")]
     private static partial void LogSwapped(ILogger logger, string bundle, string version, string detail, double exchangeMs);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Refused model {Bundle} {Version}: {Reason}; the live version keeps serving")]
-    private static partial void LogRefused(ILogger logger, string bundle, string version, string reason);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Refused model {Bundle} {Version} ({Refusal}): {Reason}; the live version keeps serving")]
+    private static partial void LogRefused(ILogger logger, string bundle, string version, string refusal, string reason);
+
+    [LoggerMessage(Level = LogLevel.Critical, Message = "Model follower on {Topic} stopped: no further version will be swapped in")]
+    private static partial void LogFollowerFailed(ILogger logger, string topic, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "A watcher of model events failed")]
+    private static partial void LogWatcherFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Model event {Bundle} {Version} ignored: {Reason}")]
     private static partial void LogIgnored(ILogger logger, string bundle, string version, string reason);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Following model events on {Topic}")]
     private static partial void LogFollowing(ILogger logger, string topic);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Unreadable model event at {Position}: {Reason}")]
-    private static partial void LogBadEvent(ILogger logger, string position, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Kafka client error (models topic): {Reason}")]
     private static partial void LogClientError(ILogger logger, string reason);
