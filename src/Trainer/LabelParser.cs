@@ -1,8 +1,8 @@
 using System.Text;
 using System.Text.Json;
 using StreamBert.Contracts;
-using StreamBert.Processor.Preprocess;
 using StreamBert.Training.Data;
+using StreamBert.Service.Inputs;
 
 namespace StreamBert.Trainer;
 

@@ -4,8 +4,8 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
-using StreamBert.Processor.Diagnostics;
-using StreamBert.Processor.Hosting;
+using StreamBert.Service.Diagnostics;
+using StreamBert.Service.Hosting;
 
 namespace StreamBert.Trainer;
 
@@ -18,7 +18,7 @@ public static class TrainerHost
     /// </summary>
     public static IHost Build(IEnumerable<KeyValuePair<string, string?>> overrides, Action<ILoggingBuilder>? logging = null)
     {
-        var builder = ProcessorHost.CreateBuilder(overrides, logging);
+        var builder = ServiceHost.CreateBuilder(overrides, logging);
         builder.Services.AddOptions<TrainerOptions>().BindConfiguration("Trainer").ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddOptions<TrainerTopics>().BindConfiguration("Topics").ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddOptions<KafkaClientSettings>().BindConfiguration("Kafka");

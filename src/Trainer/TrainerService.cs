@@ -8,9 +8,9 @@ using Microsoft.Extensions.Options;
 using StreamBert.Contracts;
 using StreamBert.Engine.Models;
 using StreamBert.Kafka;
-using StreamBert.Processor.Diagnostics;
-using StreamBert.Processor.Hosting;
 using StreamBert.Training.Data;
+using StreamBert.Service.Diagnostics;
+using StreamBert.Service.Hosting;
 
 namespace StreamBert.Trainer;
 
@@ -399,29 +399,18 @@ public sealed partial class TrainerService : BackgroundService, IReadinessProbe,
 
     private ConsumerConfig ConsumerConfig()
     {
-        var config = new ConsumerConfig(new Dictionary<string, string>(_kafka.Consumer))
-        {
-            BootstrapServers = _kafka.Consumer.GetValueOrDefault("bootstrap.servers") ?? _options.BootstrapServers,
-            GroupId = _kafka.Consumer.GetValueOrDefault("group.id") ?? _options.GroupId,
-            EnableAutoCommit = false,
-            AutoOffsetReset = AutoOffsetReset.Earliest,
-            GroupProtocol = GroupProtocol.Classic,
-            // A run holds the poll loop for minutes; the group must not evict the trainer meanwhile.
-            MaxPollIntervalMs = 86_400_000,
-        };
+        var config = _kafka.ConsumerConfig(_options.BootstrapServers, _options.GroupId);
+
+        // Offsets are committed by hand after a run used the labels (or dead-lettered them), from the book's start.
+        config.EnableAutoCommit = false;
+        config.AutoOffsetReset = AutoOffsetReset.Earliest;
+
+        // A run holds the poll loop for minutes; the group must not evict the trainer meanwhile.
+        config.MaxPollIntervalMs = 86_400_000;
         return config;
     }
 
-    private ProducerConfig ProducerConfig()
-    {
-        var config = new ProducerConfig(new Dictionary<string, string>(_kafka.Producer))
-        {
-            BootstrapServers = _kafka.Producer.GetValueOrDefault("bootstrap.servers") ?? _options.BootstrapServers,
-            EnableIdempotence = true,
-            Acks = Acks.All,
-        };
-        return config;
-    }
+    private ProducerConfig ProducerConfig() => _kafka.ProducerConfig(_options.BootstrapServers);
 
     private void MarkProgress() => Interlocked.Exchange(ref _lastProgress, Environment.TickCount64);
 

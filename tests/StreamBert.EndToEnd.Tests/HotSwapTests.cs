@@ -13,6 +13,7 @@ using StreamBert.Processor.Hosting;
 using StreamBert.Processor.Inference;
 using StreamBert.Processor.Preprocess;
 using Xunit.Abstractions;
+using StreamBert.Service.Diagnostics;
 
 namespace StreamBert.EndToEnd.Tests;
 

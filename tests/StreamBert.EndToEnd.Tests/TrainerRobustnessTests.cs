@@ -11,6 +11,7 @@ using StreamBert.Kafka.Tests;
 using StreamBert.Processor.Diagnostics;
 using StreamBert.Trainer;
 using StreamBert.Training.Data;
+using StreamBert.Service.Diagnostics;
 
 namespace StreamBert.EndToEnd.Tests;
 

@@ -13,6 +13,7 @@ using StreamBert.Processor.Diagnostics;
 using StreamBert.Trainer;
 using StreamBert.Training.Data;
 using Xunit.Abstractions;
+using StreamBert.Service.Diagnostics;
 
 namespace StreamBert.EndToEnd.Tests;
 

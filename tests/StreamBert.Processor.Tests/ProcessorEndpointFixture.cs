@@ -10,6 +10,7 @@ using StreamBert.Kafka.Tests;
 using StreamBert.Processor.Diagnostics;
 using StreamBert.Processor.Hosting;
 using StreamBert.Training.Jobs;
+using StreamBert.Service.Diagnostics;
 
 namespace StreamBert.Processor.Tests;
 

@@ -5,6 +5,7 @@ using OpenTelemetry;
 using OpenTelemetry.Metrics;
 using StreamBert.Processor.Diagnostics;
 using StreamBert.Processor.Ingest;
+using StreamBert.Service.Diagnostics;
 
 namespace StreamBert.Processor.Tests;
 

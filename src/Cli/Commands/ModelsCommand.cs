@@ -6,6 +6,7 @@ using StreamBert.Contracts;
 using StreamBert.Engine.Models;
 using StreamBert.Kafka;
 using StreamBert.Processor.Hosting;
+using StreamBert.Service.Hosting;
 
 namespace StreamBert.Cli.Commands;
 
@@ -124,7 +125,7 @@ internal static class ModelsCommand
         }
 
         var kafka = configuration.GetSection("Kafka").Get<KafkaClientSettings>() ?? new KafkaClientSettings();
-        var config = kafka.ProducerConfig(new ProcessorOptions { BootstrapServers = servers });
+        var config = kafka.ProducerConfig(servers);
         config.BootstrapServers = servers;
 
         // An operator waits on this command: a cluster that cannot be reached fails it in 30 s, not librdkafka's 5 minutes.

@@ -5,6 +5,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using StreamBert.Processor.Hosting;
+using StreamBert.Service.Hosting;
 
 namespace StreamBert.Cli.Commands;
 
@@ -95,7 +96,7 @@ internal sealed class UsageException(string message) : Exception(message);
 internal static class Configured
 {
     public static IConfiguration Load() =>
-        ProcessorHost.AddConfigurationSources(new ConfigurationBuilder().SetBasePath(AppContext.BaseDirectory)).Build();
+        ServiceHost.AddConfigurationSources(new ConfigurationBuilder().SetBasePath(AppContext.BaseDirectory)).Build();
 
     /// <summary>The configured value of <paramref name="key"/>, or null when neither source sets it (blank counts as set).</summary>
     public static string? Value(string key) => Load()[key];

@@ -1,16 +1,7 @@
-using System.Text.Json.Serialization;
 using StreamBert.Contracts;
+using StreamBert.Service.Diagnostics;
 
 namespace StreamBert.Processor.Diagnostics;
-
-/// <summary>The body of <c>/readyz</c>: <c>ready</c> with the served versions, or <c>unready</c> with why.</summary>
-public sealed record ReadinessReport(
-    [property: JsonPropertyName("status")] string Status,
-    [property: JsonPropertyName("reasons")] IReadOnlyList<string> Reasons,
-    [property: JsonPropertyName("models")] IReadOnlyDictionary<string, string> Models)
-{
-    [JsonIgnore] public bool Ready => Reasons.Count == 0;
-}
 
 /// <summary>
 /// Readiness of a processor: its models are loaded and a broker answered a metadata probe within
@@ -75,12 +66,3 @@ public sealed class ProcessorHealth : IReadinessProbe
         return new ReadinessReport(reasons.Count == 0 ? "ready" : "unready", reasons, models);
     }
 }
-
-/// <summary>What <c>/readyz</c> asks a host (processor or trainer).</summary>
-public interface IReadinessProbe
-{
-    ReadinessReport Readiness();
-}
-
-[JsonSerializable(typeof(ReadinessReport))]
-internal sealed partial class DiagnosticsJson : JsonSerializerContext;

@@ -1,15 +1,7 @@
 using System.Globalization;
+using StreamBert.Service.Diagnostics;
 
 namespace StreamBert.Processor.Diagnostics;
-
-/// <summary>The answer of <c>/healthz</c>: alive, or stalled with why.</summary>
-public sealed record LivenessReport(bool Alive, string Reason);
-
-/// <summary>What <c>/healthz</c> asks a host.</summary>
-public interface ILivenessProbe
-{
-    LivenessReport Liveness();
-}
 
 /// <summary>
 /// Liveness of a processor means progress (Kubernetes probe guidance; TEI's <c>/health</c> asks its backend): it

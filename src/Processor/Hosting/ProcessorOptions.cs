@@ -1,5 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 using StreamBert.Contracts;
+using StreamBert.Service.Hosting;
 
 namespace StreamBert.Processor.Hosting;
 

@@ -11,6 +11,7 @@ using StreamBert.Processor.Inference;
 using StreamBert.Processor.Ingest;
 using StreamBert.Processor.Postprocess;
 using StreamBert.Processor.Preprocess;
+using StreamBert.Service.Hosting;
 
 namespace StreamBert.Processor.Hosting;
 

@@ -5,6 +5,8 @@ using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using StreamBert.Contracts;
 using StreamBert.Processor.Diagnostics;
+using StreamBert.Service.Diagnostics;
+using StreamBert.Service.Hosting;
 
 namespace StreamBert.Processor.Hosting;
 

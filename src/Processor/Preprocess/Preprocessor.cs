@@ -5,6 +5,7 @@ using StreamBert.Engine.Text;
 using StreamBert.Engine.Tokenization;
 using StreamBert.Processor.Hosting;
 using StreamBert.Processor.Ingest;
+using StreamBert.Service.Inputs;
 
 namespace StreamBert.Processor.Preprocess;
 

@@ -1,5 +1,6 @@
 using System.Text;
 using StreamBert.Processor.Preprocess;
+using StreamBert.Service.Inputs;
 
 namespace StreamBert.Processor.Tests.Preprocess;
 

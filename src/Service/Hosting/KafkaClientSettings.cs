@@ -1,6 +1,6 @@
 using Confluent.Kafka;
 
-namespace StreamBert.Processor.Hosting;
+namespace StreamBert.Service.Hosting;
 
 /// <summary>
 /// Kafka client settings passed through as-is (<c>Kafka:Consumer</c>, <c>Kafka:Producer</c>: any
@@ -22,16 +22,17 @@ public sealed class KafkaClientSettings
     public Dictionary<string, string> Consumer { get; set; } = [];
     public Dictionary<string, string> Producer { get; set; } = [];
 
-    public ConsumerConfig ConsumerConfig(ProcessorOptions options)
+    /// <summary>
+    /// The configured consumer settings with <paramref name="bootstrapServers"/> and <paramref name="groupId"/> where they
+    /// are not configured, the prefetch bounded in bytes and the classic (eager) group protocol. Each service adds its
+    /// own commit policy on top.
+    /// </summary>
+    public ConsumerConfig ConsumerConfig(string bootstrapServers, string groupId)
     {
         var config = new ConsumerConfig(new Dictionary<string, string>(Consumer))
         {
-            BootstrapServers = Consumer.GetValueOrDefault("bootstrap.servers") ?? options.BootstrapServers,
-            GroupId = Consumer.GetValueOrDefault("group.id") ?? options.GroupId,
-            // At-least-once: only offsets whose outputs were acknowledged are stored; auto-commit commits stored ones.
-            EnableAutoOffsetStore = false,
-            EnableAutoCommit = true,
-            AutoCommitIntervalMs = (int)options.CommitInterval.TotalMilliseconds,
+            BootstrapServers = Consumer.GetValueOrDefault("bootstrap.servers") ?? bootstrapServers,
+            GroupId = Consumer.GetValueOrDefault("group.id") ?? groupId,
         };
         config.AutoOffsetReset ??= AutoOffsetReset.Earliest;
 
@@ -40,9 +41,9 @@ public sealed class KafkaClientSettings
         config.QueuedMaxMessagesKbytes ??= DefaultQueuedMaxKbytes;
         config.FetchMaxBytes ??= Math.Max(DefaultFetchMaxBytes, config.MessageMaxBytes ?? 0);
 
-        // The offset tracker forgets every partition on revocation, which is right only when a rebalance
-        // revokes the whole assignment (eager protocols); incremental rebalancing would keep partitions whose
-        // pending records it had forgotten.
+        // Offset bookkeeping in both services forgets every partition on revocation, which is right only when a
+        // rebalance revokes the whole assignment (eager protocols); incremental rebalancing would keep partitions
+        // whose pending records were forgotten.
         config.GroupProtocol = GroupProtocol.Classic;
         if (config.PartitionAssignmentStrategy == PartitionAssignmentStrategy.CooperativeSticky)
         {
@@ -52,11 +53,12 @@ public sealed class KafkaClientSettings
         return config;
     }
 
-    public ProducerConfig ProducerConfig(ProcessorOptions options)
+    /// <summary>The configured producer settings, idempotent with <c>acks=all</c>, its queue bounded in bytes.</summary>
+    public ProducerConfig ProducerConfig(string bootstrapServers)
     {
         var config = new ProducerConfig(new Dictionary<string, string>(Producer))
         {
-            BootstrapServers = Producer.GetValueOrDefault("bootstrap.servers") ?? options.BootstrapServers,
+            BootstrapServers = Producer.GetValueOrDefault("bootstrap.servers") ?? bootstrapServers,
             // Retries without duplicates or reordering; acks=all is implied by idempotence.
             EnableIdempotence = true,
             Acks = Acks.All,

@@ -4,7 +4,7 @@ using MimeKit;
 using MimeKit.Text;
 using StreamBert.Contracts;
 
-namespace StreamBert.Processor.Preprocess;
+namespace StreamBert.Service.Inputs;
 
 /// <summary>Outcome of parsing one input value: the fields the model needs, or why it was rejected.</summary>
 public readonly record struct ParsedInput(string? Id, string? Text, string? Error, string? Title = null)

@@ -9,7 +9,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using OpenTelemetry.Metrics;
 
-namespace StreamBert.Processor.Diagnostics;
+namespace StreamBert.Service.Diagnostics;
 
 /// <summary>Where <see cref="ObservabilityServer"/> listens.</summary>
 /// <param name="Host">An IP address (<c>0.0.0.0</c>, <c>::</c>, <c>127.0.0.1</c>) or <c>localhost</c>.</param>
