@@ -91,7 +91,7 @@ public sealed class ModelCurrentTests : IClassFixture<EmbeddedKafkaFixture>, IDi
     {
         var models = _kafka.NewTopic("models", 1);
         var labels = _kafka.NewTopic("labels-spam", 1);
-        var outcomes = new BlockingCollection<TrainingOutcome>();
+        using var outcomes = new BlockingCollection<TrainingOutcome>();
         using var host = StartTrainer(models, minNewLabels: 40, labels);
         var trainer = host.Services.GetRequiredService<TrainerService>();
 

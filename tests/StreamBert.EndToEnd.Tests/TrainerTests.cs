@@ -65,7 +65,7 @@ public sealed class TrainerTests : IClassFixture<EmbeddedKafkaFixture>, IDisposa
         var labelsTopic = _kafka.NewTopic("labels-spam", 2);
         var models = _kafka.NewTopic("models", 1);
         var dlq = _kafka.NewTopic("labels-dlq", 1);
-        var outcomes = new BlockingCollection<TrainingOutcome>();
+        using var outcomes = new BlockingCollection<TrainingOutcome>();
         using var host = TrainerHost.Build(new Dictionary<string, string?>
         {
             ["Trainer:BootstrapServers"] = _kafka.BootstrapServers,

@@ -22,7 +22,8 @@ public sealed class TokenBudgetBatcherTests
         input.Writer.Complete();
         var run = new TokenBudgetBatcher(limits).RunAsync(input.Reader, output.Writer, CancellationToken.None);
         var batches = new List<SequenceBatch>();
-        await foreach (var batch in output.Reader.ReadAllAsync().WithCancellation(new CancellationTokenSource(TimeSpan.FromSeconds(30)).Token))
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await foreach (var batch in output.Reader.ReadAllAsync().WithCancellation(timeout.Token))
         {
             batches.Add(batch);
         }

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Diagnostics;
 using System.Text.Json;
 using Confluent.Kafka;
@@ -67,6 +68,7 @@ internal sealed class LabelReader : IDisposable
         _thread.Join(TimeSpan.FromSeconds(10));
     }
 
+    [SuppressMessage("Design", "CA1031:Do not catch general exception types", Justification = "The reader runs on its own thread; any failure is kept and rethrown to the bench that waits on it.")]
     private void Loop(ConsumerConfig config, string topic)
     {
         try

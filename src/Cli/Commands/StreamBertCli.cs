@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.CommandLine;
 using System.Globalization;
 using Microsoft.Extensions.Configuration;
@@ -39,6 +40,7 @@ public static class StreamBertCli
     }
 
     /// <summary>Parses <paramref name="args"/> and runs the command; <paramref name="error"/> defaults to stderr.</summary>
+    [SuppressMessage("Design", "CA1031:Do not catch general exception types", Justification = "The process boundary: whatever a command throws becomes one message on stderr and exit code 1, not an unhandled-exception crash dump.")]
     public static async Task<int> InvokeAsync(string[] args, TextWriter? error = null, CancellationToken cancellationToken = default)
     {
         error ??= Console.Error;

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using StreamBert.Contracts;
 using StreamBert.Engine.Heads;
 using StreamBert.Engine.Models;
@@ -68,6 +69,7 @@ public sealed class ModelSet : IDisposable
     /// beside <c>articles</c>); the other bundles' heads for that task are not loaded. Without an entry, two bundles
     /// with the same task are an error.
     /// </param>
+    [SuppressMessage("Reliability", "CA2000:Dispose objects before losing scope", Justification = "Each encoder session is owned by its SharedEncoder in the list that the returned set disposes, and that the catch below disposes when loading fails.")]
     public static ModelSet Load(
         IReadOnlyCollection<string> bundleDirectories, SessionSettings? settings = null, ModelSet? reuse = null, IReadOnlyDictionary<string, string>? taskBundles = null)
     {

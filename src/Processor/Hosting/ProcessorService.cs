@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Threading.Channels;
 using Confluent.Kafka;
 using Microsoft.Extensions.Hosting;
@@ -213,6 +214,7 @@ public sealed partial class ProcessorService : BackgroundService
     /// bug can cause — is fatal; the rest then get <see cref="ProcessorOptions.AbortTimeout"/> to stop. True when
     /// every stage ended.
     /// </summary>
+    [SuppressMessage("Design", "CA1031:Do not catch general exception types", Justification = "The supervisor has already reported the first fault; the rest are the stages it cancelled, ending with that fault or a cancellation.")]
     private async Task<bool> SuperviseAsync(List<Stage> stages, CancellationToken stopping)
     {
         var running = new List<Stage>(stages);
@@ -271,6 +273,7 @@ public sealed partial class ProcessorService : BackgroundService
         return true;
     }
 
+    [SuppressMessage("Design", "CA1031:Do not catch general exception types", Justification = "Only whether the task ended in time matters here; its stages failures were reported by the supervisor.")]
     private static async Task<bool> EndsWithinAsync(Task task, TimeSpan timeout)
     {
         try

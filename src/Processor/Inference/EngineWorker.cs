@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Diagnostics;
 using System.Threading.Channels;
 using StreamBert.Engine.Inference;
@@ -32,6 +33,7 @@ public sealed class EngineWorker
     /// <summary>Raised on the engine thread after each batch ran, with its engine time (what the in-flight budget's rate is measured from).</summary>
     public event Action<SequenceBatch, TimeSpan>? BatchFinished;
 
+    [SuppressMessage("Design", "CA1031:Do not catch general exception types", Justification = "The engine thread boundary: every failure is passed on to the next stage and to the supervisor through the returned task, never lost.")]
     public Task RunAsync(ChannelReader<SequenceBatch> input, ChannelWriter<Document> output, CancellationToken cancellationToken)
     {
         var completion = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);

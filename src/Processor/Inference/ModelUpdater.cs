@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Diagnostics;
 using Confluent.Kafka;
 using Microsoft.Extensions.Logging;
@@ -170,6 +171,7 @@ public sealed partial class ModelUpdater
     /// The event is the topic's latest for its bundle, read on start: it wins over CURRENT even when older. Live events
     /// (false) may not go back to an older version unless their reason is <c>rollback</c> or <c>promote</c>.
     /// </param>
+    [SuppressMessage("Design", "CA1031:Do not catch general exception types", Justification = "A model event is untrusted input: whatever handling it throws refuses that event (counted, logged) and the served models stay.")]
     public SwapOutcome Apply(ModelPublished published, bool catchingUp = false)
     {
         // Events come from one consumer, but promote-while-starting and tests call this directly: one swap at a time.
@@ -191,6 +193,7 @@ public sealed partial class ModelUpdater
         }
     }
 
+    [SuppressMessage("Design", "CA1031:Do not catch general exception types", Justification = "A watcher of outcomes (tests, the demo) must not undo an outcome that already took effect; its failure is logged.")]
     private void Report(SwapOutcome outcome)
     {
         switch (outcome.Result)
@@ -400,6 +403,7 @@ public sealed partial class ModelUpdater
         }
     }
 
+    [SuppressMessage("Design", "CA1031:Do not catch general exception types", Justification = "A model event is untrusted input: whatever handling one record throws refuses that record (counted, logged), not the follower.")]
     private void Follow(ConsumerConfig config, string topic, CancellationToken cancellationToken)
     {
         config.EnableAutoCommit = false;

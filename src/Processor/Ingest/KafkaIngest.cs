@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Diagnostics;
 using System.Threading.Channels;
 using Confluent.Kafka;
@@ -76,6 +77,8 @@ public sealed partial class KafkaIngest
     /// waits for <paramref name="pipelineDrained"/> and commits the finished offsets. After a failure elsewhere the
     /// caller makes <paramref name="pipelineDrained"/> complete within a bounded time whether or not the stages did.
     /// </summary>
+    [SuppressMessage("Design", "CA1031:Do not catch general exception types", Justification = "The ingest thread boundary: every failure completes the channel and the returned task with it, for the supervisor; a failed pipeline still lets finished offsets be committed.")]
+    [SuppressMessage("Reliability", "CA2000:Dispose objects before losing scope", Justification = "The probe token source is disposed by the ingest thread once the probe has ended (finally below), not when this method returns.")]
     public Task RunAsync(IReadOnlyCollection<string> topics, ChannelWriter<InputRecord> output, Task pipelineDrained, CancellationToken stop)
     {
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using StreamBert.Engine.Inference;
 using StreamBert.Engine.Models;
 using StreamBert.Training.Native;
@@ -23,6 +24,7 @@ public sealed class BertEncoder : nn.Module<Tensor, Tensor, Tensor, Tensor[]>
     private readonly BertEmbeddings _embeddings;
     private readonly ModuleList<BertLayer> _layers;
 
+    [SuppressMessage("Reliability", "CA2000:Dispose objects before losing scope", Justification = "Registered submodules are owned by this module and disposed with it (TorchSharp).")]
     public BertEncoder(BertConfig config) : base(TorchRuntime.Ready(nameof(BertEncoder)))
     {
         Config = config;
@@ -229,6 +231,7 @@ public sealed class BertEncoder : nn.Module<Tensor, Tensor, Tensor, Tensor[]>
         private readonly LayerNorm _outputNorm;
         private readonly Dropout _dropout;
 
+        [SuppressMessage("Reliability", "CA2000:Dispose objects before losing scope", Justification = "Registered submodules are owned by this module and disposed with it (TorchSharp).")]
         public BertLayer(BertConfig config) : base(nameof(BertLayer))
         {
             _config = config;

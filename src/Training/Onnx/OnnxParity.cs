@@ -97,7 +97,8 @@ public static class OnnxParity
                 values.Add(OrtValue.CreateTensorValueFromMemory(batch.Shapes, [batch.Rows, batch.Length, WordShape.Size]));
             }
 
-            using var results = session.Run(new RunOptions(), names, values, outputs);
+            using var runOptions = new RunOptions();
+            using var results = session.Run(runOptions, names, values, outputs);
             var map = new Dictionary<string, float[]>(StringComparer.Ordinal);
             for (var i = 0; i < outputs.Count; i++)
             {

@@ -165,7 +165,8 @@ public sealed class KafkaEgressTests(EmbeddedKafkaFixture kafka) : IClassFixture
             config.MessageMaxBytes = ProducerLimit;
             config.MessageTimeoutMs = 10_000;
             using var producer = new ProducerBuilder<byte[]?, byte[]>(config).Build();
-            var egress = new KafkaEgress(producer, Tracker, new ProcessorMetrics(), NullLogger.Instance, Fatal.Add, new DeadLetters(new TopicNames(), ProducerLimit));
+            using var metrics = new ProcessorMetrics();
+            var egress = new KafkaEgress(producer, Tracker, metrics, NullLogger.Instance, Fatal.Add, new DeadLetters(new TopicNames(), ProducerLimit));
             var channel = Channel.CreateUnbounded<OutputSet>();
             foreach (var set in sets)
             {
