@@ -63,7 +63,8 @@ public sealed class TrainerFineTuneTests(ITestOutputHelper output) : IDisposable
         Assert.True(score.Candidate > score.Current + 0.1, $"held-out F1 {score.Current} → {score.Candidate}");
         Assert.Equal("v2", published.Version);
         Assert.Equal("v1", published.ParentVersion);
-        Assert.Equal("v2", registry.CurrentVersion(Bundle));
+        // The job does not make it current: the service announces it on the models topic first, then marks CURRENT.
+        Assert.Equal("v1", registry.CurrentVersion(Bundle));
         Assert.Equal("fine-tuned", published.Training["mode"]);
         Assert.Equal(EncoderRef.CaseTokenTypes, published.Encoder.TokenTypes);
         Assert.NotEqual(parent.Encoder.Sha256, published.Encoder.Sha256);
