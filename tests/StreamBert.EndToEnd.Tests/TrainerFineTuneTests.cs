@@ -23,7 +23,7 @@ public sealed class TrainerFineTuneTests(ITestOutputHelper output) : IDisposable
     public void Run_FineTunedCaseTypedNerVersion_ContinuesEncoderAndHeadAndPublishesANewEncoder()
     {
         var registry = new ModelRegistry(_registry);
-        var sentences = ConllReader.Read(ArticlesData.ConllTrain).Where(s => s.Tokens.Count is >= 5 and <= 14).Take(300).ToList();
+        var sentences = ConllReader.Read(ArticlesData.ConllTrain).Where(s => s.Tokens.Count is >= 5 and <= 14).Take(150).ToList();
         var parity = sentences.Take(24).Select(s => string.Join(' ', s.Tokens)).ToList();
         using (var encoder = BertEncoder.FromOnnx(caseTypes: true))
         {
