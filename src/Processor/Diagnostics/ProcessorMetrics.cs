@@ -40,6 +40,9 @@ public sealed class ProcessorMetrics : IDisposable
 
     /// <param name="servedBundles">The bundles being served now (null before the models are loaded); read at scrape time.</param>
     /// <param name="time">Clock of <see cref="Ingest"/>'s broker contact times.</param>
+    private long _transactionsCommitted;
+    private long _transactionsAborted;
+
     public ProcessorMetrics(Func<IReadOnlyDictionary<string, BundleManifest>?>? servedBundles = null, TimeProvider? time = null)
     {
         _servedBundles = servedBundles ?? (static () => null);
@@ -58,6 +61,8 @@ public sealed class ProcessorMetrics : IDisposable
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = SecondsBuckets });
         _latency = _meter.CreateHistogram("streambert_end_to_end_seconds", unit: "s", description: "Consume to output acknowledged",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = SecondsBuckets });
+        _meter.CreateObservableCounter("streambert_transactions_committed", () => TransactionsCommitted, description: "Kafka transactions committed (Processor:Delivery=ExactlyOnce): outputs and input offsets together");
+        _meter.CreateObservableCounter("streambert_transactions_aborted", () => TransactionsAborted, description: "Kafka transactions aborted (rebalance, transaction error, a record the broker refused); their inputs are consumed again");
         _meter.CreateObservableGauge("streambert_consumer_lag", ObserveLag, description: "Records not yet consumed per assigned partition (high watermark - position)");
         _meter.CreateObservableGauge("streambert_inflight_records", () => Progress.InFlight.Records, description: "Input records inside the processor (consumed, not yet handed to the producer)");
         _meter.CreateObservableGauge("streambert_inflight_bytes", () => Progress.InFlight.Bytes, unit: "By", description: "Bytes of the input records inside the processor (bounded by Processor:MaxInFlightBytes)");
@@ -81,6 +86,10 @@ public sealed class ProcessorMetrics : IDisposable
     public long Produced => Interlocked.Read(ref _producedTotal);
     public long DeadLettered => Interlocked.Read(ref _deadLetteredTotal);
     public long Batches => Interlocked.Read(ref _batches);
+    public long TransactionsCommitted => Interlocked.Read(ref _transactionsCommitted);
+    public long TransactionsAborted => Interlocked.Read(ref _transactionsAborted);
+
+    public void RecordTransaction(bool committed) => Interlocked.Increment(ref committed ? ref _transactionsCommitted : ref _transactionsAborted);
     public long Sequences => Interlocked.Read(ref _sequences);
 
     /// <summary>Mean padding share over all batches so far.</summary>

@@ -22,6 +22,9 @@ namespace StreamBert.Processor.Egress;
 /// itself cannot be produced) is fatal: the host stops without committing that offset, and a restart re-processes it.
 /// Authorization failures are not per record: dead-lettering them would move the whole stream to the dead-letter topic.</item>
 /// </list>
+/// With <see cref="KafkaTransactions"/> (exactly-once) every set goes through the open transaction, which decides when
+/// it commits with the offsets; a record the broker refuses aborts the transaction instead of being dead-lettered at once
+/// (its transaction cannot commit), and its input is dead-lettered when consumed again.
 /// </summary>
 public sealed partial class KafkaEgress
 {
@@ -37,8 +40,14 @@ public sealed partial class KafkaEgress
     // Not SingleReader: only the multi-reader channel can Count, which the final flush loop needs.
     private readonly Channel<OutputSet> _retries = Channel.CreateUnbounded<OutputSet>();
 
-    public KafkaEgress(IProducer<byte[]?, byte[]> producer, OffsetTracker tracker, ProcessorMetrics metrics, ILogger logger, Action<Exception> onFatal, DeadLetters deadLetters)
+    private readonly KafkaTransactions? _transactions;
+
+    // Exactly-once: sets beyond the frontier of a closing transaction, produced after it commits (egress task only).
+    private readonly Queue<OutputSet> _held = new();
+
+    public KafkaEgress(IProducer<byte[]?, byte[]> producer, OffsetTracker tracker, ProcessorMetrics metrics, ILogger logger, Action<Exception> onFatal, DeadLetters deadLetters, KafkaTransactions? transactions = null)
     {
+        _transactions = transactions;
         _producer = producer;
         _tracker = tracker;
         _metrics = metrics;
@@ -62,8 +71,12 @@ public sealed partial class KafkaEgress
         ArgumentNullException.ThrowIfNull(input);
         Task<bool>? inputReady = null;
         Task<bool>? retryReady = null;
+        // Exactly-once: a transaction must be able to close and commit while no new set arrives.
+        var tick = _transactions is null ? Timeout.InfiniteTimeSpan
+            : TimeSpan.FromMilliseconds(Math.Clamp(_transactions.CommitInterval.TotalMilliseconds / 4, 5, 100));
         while (true)
         {
+            TickTransaction(final: false, cancellationToken);
             while (_retries.Reader.TryRead(out var deadLetter))
             {
                 Produce(deadLetter, cancellationToken);
@@ -78,7 +91,16 @@ public sealed partial class KafkaEgress
             // Idle: wait for either source, keeping a pending wait across turns rather than starting a new one each time.
             inputReady ??= input.WaitToReadAsync(cancellationToken).AsTask();
             retryReady ??= _retries.Reader.WaitToReadAsync(cancellationToken).AsTask();
-            await Task.WhenAny(inputReady, retryReady).ConfigureAwait(false);
+            if (_transactions is null)
+            {
+                await Task.WhenAny(inputReady, retryReady).ConfigureAwait(false);
+            }
+            else
+            {
+                await Task.WhenAny(inputReady, retryReady, Task.Delay(tick, cancellationToken)).ConfigureAwait(false);
+                cancellationToken.ThrowIfCancellationRequested();
+            }
+
             if (retryReady.IsCompleted)
             {
                 await retryReady.ConfigureAwait(false);
@@ -106,9 +128,87 @@ public sealed partial class KafkaEgress
             }
         }
         while ((_producer.Flush(TimeSpan.FromMilliseconds(200)) > 0 || _retries.Reader.Count > 0) && !cancellationToken.IsCancellationRequested);
+
+        if (_transactions is not null)
+        {
+            await CommitLastAsync(_transactions, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Exactly-once on a clean stop: commit the open transaction (and the held sets in one more) once every input in it
+    /// is finished, within one transactional call timeout; what is still open then is aborted and consumed again by the
+    /// next owner of its partitions (an input withdrawn at ingest leaves a gap no commit could cover).
+    /// </summary>
+    private async Task CommitLastAsync(KafkaTransactions transactions, CancellationToken cancellationToken)
+    {
+        var deadline = Stopwatch.GetTimestamp() + (long)(transactions.CallTimeout.TotalSeconds * Stopwatch.Frequency);
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            while (_retries.Reader.TryRead(out var deadLetter))
+            {
+                Produce(deadLetter, cancellationToken);
+            }
+
+            TickTransaction(final: true, cancellationToken);
+            if (!transactions.Open && _held.Count == 0 && _retries.Reader.Count == 0)
+            {
+                return;
+            }
+
+            if (Stopwatch.GetTimestamp() > deadline)
+            {
+                transactions.Abort("stopping with inputs of the transaction unfinished");
+                return;
+            }
+
+            await Task.Delay(10, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Lets the transaction close or commit, then produces the sets held for the next one.</summary>
+    private void TickTransaction(bool final, CancellationToken cancellationToken)
+    {
+        if (_transactions is null || !_transactions.Tick(final))
+        {
+            return;
+        }
+
+        // Producing a held set may begin a transaction that (final) closes at once and holds the rest again.
+        for (var n = _held.Count; n > 0 && _transactions.Accepting; n--)
+        {
+            Produce(_held.Dequeue(), cancellationToken);
+        }
     }
 
     private void Produce(OutputSet set, CancellationToken cancellationToken)
+    {
+        if (_transactions is null)
+        {
+            Produce(set, transaction: null, cancellationToken);
+            return;
+        }
+
+        // Consumed again after the broker refused one of its records in an aborted transaction: it would fail again.
+        if (set.Records.All(r => r.Error is null) && _transactions.RefusalOf(set.Input.Position) is { } refusal)
+        {
+            LogDeadLettered(_logger, set.Input.Position.ToString(), refusal);
+            set = new OutputSet(set.Input, [_deadLetters.For(set.Input, refusal, [])], set.DocumentId);
+        }
+
+        switch (_transactions.Enlist(set.Input, transaction => Produce(set, transaction, cancellationToken)))
+        {
+            case Enlistment.Held:
+                _held.Enqueue(set);
+                break;
+            case Enlistment.Stale:
+                // Consumed before an abort or a rebalance: consumed again from the committed offsets, labelled then.
+                LogStale(_logger, set.Input.Position.ToString());
+                break;
+        }
+    }
+
+    private void Produce(OutputSet set, KafkaTransactions.Transaction? transaction, CancellationToken cancellationToken)
     {
         var delivery = new SetDelivery(this, set);
         using var span = ProcessingSpan(set);
@@ -126,6 +226,11 @@ public sealed partial class KafkaEgress
             var isDeadLetter = record.Error is not null;
             void OnDelivered(DeliveryReport<byte[]?, byte[]> report)
             {
+                if (transaction is not null && IgnoredInTransaction(transaction, set, report))
+                {
+                    return;
+                }
+
                 if (report.Error.IsError && !IsRecordError(report.Error.Code))
                 {
                     _onFatal(new KafkaException(report.Error));
@@ -173,6 +278,27 @@ public sealed partial class KafkaEgress
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// Exactly-once: reports of an aborted transaction's records (purged, or never visible to read_committed readers)
+    /// change nothing; nor do errors after the transaction was doomed, which are its consequences. A record the broker
+    /// refuses dooms the transaction (it cannot commit that input's outputs), to be aborted and consumed again.
+    /// </summary>
+    private bool IgnoredInTransaction(KafkaTransactions.Transaction transaction, OutputSet set, DeliveryReport<byte[]?, byte[]> report)
+    {
+        if (transaction.Aborted || (report.Error.IsError && transaction.Doomed))
+        {
+            return true;
+        }
+
+        if (report.Error.IsError && IsRecordError(report.Error.Code))
+        {
+            _transactions!.Refused(transaction, set.Input.Position, $"producing to {report.Topic} failed: {report.Error.Code} ({report.Error.Reason})");
+            return true;
+        }
+
+        return false;
     }
 
     /// <summary>Acknowledgements of one output set, counted down on the client's delivery thread.</summary>
@@ -231,6 +357,9 @@ public sealed partial class KafkaEgress
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Outputs of {Source} could not be produced ({Reason}); the input goes to its dead-letter topic")]
     private static partial void LogDeadLettered(ILogger logger, string source, string reason);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Outputs of {Source} not produced: consumed before the last abort or rebalance, it is consumed again")]
+    private static partial void LogStale(ILogger logger, string source);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Producer queue full; waiting for acknowledgements")]
     private static partial void LogQueueFull(ILogger logger);

@@ -17,6 +17,23 @@ public sealed class TopicNames
     public string DeadLetterOf(string inputTopic) => Topics.DeadLetterOf(inputTopic);
 }
 
+/// <summary>What the processor promises about outputs and input offsets (<c>Processor:Delivery</c>).</summary>
+public enum DeliveryGuarantee
+{
+    /// <summary>
+    /// An input offset is committed after every output it caused was acknowledged; a crash re-processes, so outputs can
+    /// repeat (keyed by the input id for de-duplication). No transactions: outputs are visible as soon as acknowledged.
+    /// </summary>
+    AtLeastOnce,
+
+    /// <summary>
+    /// Outputs, dead letters and the input offsets that caused them commit atomically in Kafka transactions; a
+    /// <c>read_committed</c> reader sees each output once. Outputs become visible only when their transaction commits
+    /// (about <see cref="ProcessorOptions.CommitInterval"/>).
+    /// </summary>
+    ExactlyOnce,
+}
+
 /// <summary>Processor settings, bound from the <c>Processor</c> section and validated on start.</summary>
 public sealed class ProcessorOptions
 {
@@ -110,8 +127,28 @@ public sealed class ProcessorOptions
     /// <summary>ONNX Runtime threads per operator; 0 = one per core.</summary>
     [Range(0, 256)] public int IntraOpThreads { get; set; }
 
-    /// <summary>How often finished offsets are committed.</summary>
-    public TimeSpan CommitInterval { get; set; } = TimeSpan.FromSeconds(1);
+    /// <summary>
+    /// How often finished offsets are committed; with <see cref="DeliveryGuarantee.ExactlyOnce"/>, how long a transaction
+    /// stays open before it is committed (so also how long outputs wait before a <c>read_committed</c> reader sees them).
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00.010", "00:10:00")] public TimeSpan CommitInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary><see cref="DeliveryGuarantee.AtLeastOnce"/> (default) or <see cref="DeliveryGuarantee.ExactlyOnce"/>.</summary>
+    [EnumDataType(typeof(DeliveryGuarantee))] public DeliveryGuarantee Delivery { get; set; } = DeliveryGuarantee.AtLeastOnce;
+
+    /// <summary>
+    /// The producer's <c>transactional.id</c> under <see cref="DeliveryGuarantee.ExactlyOnce"/>; by default
+    /// <c>{GroupId}-{host name}</c> (<see cref="EffectiveTransactionalId"/>). Trade-off: an id that is stable across
+    /// restarts lets a restarted instance fence its zombie predecessor and abort the transaction it left open at once
+    /// (otherwise <c>read_committed</c> readers wait up to <c>transaction.timeout.ms</c> on it); but two live instances
+    /// with the same id fence each other (the older one fails fatally and exits), so the id must be unique per running
+    /// instance: the host name is on Kubernetes (pod name) and Compose; set this explicitly when several processors
+    /// share one host. Offsets are fenced per consumer-group generation (KIP-447), not by this id.
+    /// </summary>
+    [MinLength(1)] public string? TransactionalId { get; set; }
+
+    /// <summary><see cref="TransactionalId"/>, or the default derived from <see cref="GroupId"/> and the host name.</summary>
+    public string EffectiveTransactionalId => string.IsNullOrWhiteSpace(TransactionalId) ? $"{GroupId}-{Environment.MachineName}" : TransactionalId;
 
     /// <summary>Port of <c>/metrics</c>, <c>/healthz</c> and <c>/readyz</c>; -1 turns them off, 0 takes a free port (tests).</summary>
     [Range(-1, 65535)] public int MetricsPort { get; set; } = 9464;

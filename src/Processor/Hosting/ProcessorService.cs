@@ -115,14 +115,23 @@ public sealed partial class ProcessorService : BackgroundService
         var budget = new InFlightBudget(_options.MaxInFlightBytes, _options.MaxInFlightWork, minTokens: _options.MaxBatchTokens / 2);
         Budget = budget;
         _metrics.Progress.Attach(budget.Snapshot);
-        var consumer = KafkaIngest.WithRebalanceHandlers(
-                new ConsumerBuilder<byte[]?, byte[]?>(_kafka.ConsumerConfig(_options)), tracker, _logger)
-            .SetErrorHandler((_, e) => OnClientError(e))
-            .Build();
-        var producerConfig = _kafka.ProducerConfig(_options);
-        var producer = new ProducerBuilder<byte[]?, byte[]>(producerConfig)
-            .SetErrorHandler((_, e) => OnClientError(e))
-            .Build();
+        ProcessorKafkaClients clients;
+        try
+        {
+            clients = ProcessorKafkaClients.Create(_kafka, _options, tracker, _metrics, _logger, OnClientError);
+        }
+        catch (KafkaException ex)
+        {
+            // InitTransactions failed (ExactlyOnce): nothing can be produced safely.
+            _started.TrySetException(ex);
+            Fatal(ex);
+            throw;
+        }
+
+        LogDelivery(_logger, _options.Delivery, clients.ProducerConfig.TransactionalId ?? "none");
+        var consumer = clients.Consumer;
+        var producer = clients.Producer;
+        var producerConfig = clients.ProducerConfig;
 
         var capacity = _options.ChannelCapacity;
         var records = Bounded<InputRecord>(capacity);
@@ -147,8 +156,8 @@ public sealed partial class ProcessorService : BackgroundService
         engine.BatchFinished += (batch, elapsed) => budget.Ran(batch.RealTokens, elapsed);
         var updater = new ModelUpdater(slot, _options.Registry, _plan.Settings, _metrics, _logger);
         Updater = updater;
-        var egress = new KafkaEgress(producer, tracker, _metrics, _logger, Fatal, deadLetters);
-        var ingest = new KafkaIngest(consumer, tracker, budget, _metrics, _logger);
+        var egress = new KafkaEgress(producer, tracker, _metrics, _logger, Fatal, deadLetters, clients.Transactions);
+        var ingest = new KafkaIngest(consumer, tracker, budget, _metrics, _logger, clients.Transactions) { ResetOffset = clients.ResetOffset };
 
         // Outputs leave the budget as egress takes them: from there the producer's queue, bounded in bytes, holds them.
         var toEgress = new ObservedChannelReader<OutputSet>(outputs.Reader, set =>
@@ -200,8 +209,7 @@ public sealed partial class ProcessorService : BackgroundService
             // disposing them under it would crash in native code. The process is exiting anyway.
             if (stopped)
             {
-                consumer.Dispose();
-                producer.Dispose();
+                clients.Dispose();
                 slot.Dispose();
             }
         }
@@ -441,6 +449,9 @@ public sealed partial class ProcessorService : BackgroundService
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Serving bundle {Bundle} version {Version} (tasks: {Tasks})")]
     private static partial void LogServing(ILogger logger, string bundle, string version, string tasks);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Delivery: {Delivery} (transactional.id {TransactionalId})")]
+    private static partial void LogDelivery(ILogger logger, DeliveryGuarantee delivery, string transactionalId);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Execution provider: {Provider} ({Reason})")]
     private static partial void LogDevice(ILogger logger, string provider, string reason);

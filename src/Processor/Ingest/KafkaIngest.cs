@@ -4,6 +4,7 @@ using System.Threading.Channels;
 using Confluent.Kafka;
 using Microsoft.Extensions.Logging;
 using StreamBert.Processor.Diagnostics;
+using StreamBert.Processor.Egress;
 
 namespace StreamBert.Processor.Ingest;
 
@@ -17,6 +18,9 @@ namespace StreamBert.Processor.Ingest;
 /// events (rebalances) are served and the backlog stays in Kafka, where consumer lag shows it. It also publishes consumer lag (from the consume thread, about once a second)
 /// and broker reachability (a metadata probe on the consumer's connections every 2 s) to
 /// <see cref="ProcessorMetrics.Ingest"/>, for the metrics and readiness endpoints.
+/// With <see cref="KafkaTransactions"/> (exactly-once) it stores and commits nothing itself: offsets commit inside the
+/// producer's transactions; revocation aborts the open transaction, and after an aborted transaction the loop rewinds its
+/// partitions to the committed offsets.
 /// </summary>
 public sealed partial class KafkaIngest
 {
@@ -25,6 +29,7 @@ public sealed partial class KafkaIngest
     private readonly ProcessorMetrics _metrics;
     private readonly ILogger _logger;
     private readonly InFlightBudget _budget;
+    private readonly KafkaTransactions? _transactions;
     private long _lagPublishedTicks;
     private bool _paused;
 
@@ -35,8 +40,9 @@ public sealed partial class KafkaIngest
     private static readonly TimeSpan LagInterval = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan PausedLagQueryBudget = TimeSpan.FromMilliseconds(500);
 
-    public KafkaIngest(IConsumer<byte[]?, byte[]?> consumer, OffsetTracker tracker, InFlightBudget budget, ProcessorMetrics metrics, ILogger logger)
+    public KafkaIngest(IConsumer<byte[]?, byte[]?> consumer, OffsetTracker tracker, InFlightBudget budget, ProcessorMetrics metrics, ILogger logger, KafkaTransactions? transactions = null)
     {
+        _transactions = transactions;
         _budget = budget;
         _consumer = consumer;
         _tracker = tracker;
@@ -44,9 +50,35 @@ public sealed partial class KafkaIngest
         _logger = logger;
     }
 
-    /// <summary>Consumer config handlers that keep the tracker consistent with the assignment.</summary>
-    public static ConsumerBuilder<byte[]?, byte[]?> WithRebalanceHandlers(ConsumerBuilder<byte[]?, byte[]?> builder, OffsetTracker tracker, ILogger logger)
-        => builder
+    /// <summary>Where a rewind seeks a partition that has no committed offset (from <c>auto.offset.reset</c>).</summary>
+    public Offset ResetOffset { get; init; } = Offset.Beginning;
+
+    /// <summary>Bound of the committed-offsets request of a rewind; past it the rewind fails and the host stops.</summary>
+    public TimeSpan RewindTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// Consumer config handlers that keep the tracker consistent with the assignment. With <paramref name="transactions"/>
+    /// (exactly-once) revocation aborts the open transaction instead of committing: a transaction holding outputs of
+    /// partitions this member no longer owns must not commit (the group coordinator would also refuse its offsets), and
+    /// the new owner consumes them again from the committed offsets.
+    /// </summary>
+    public static ConsumerBuilder<byte[]?, byte[]?> WithRebalanceHandlers(ConsumerBuilder<byte[]?, byte[]?> builder, OffsetTracker tracker, ILogger logger, KafkaTransactions? transactions = null)
+        => transactions is not null
+        ? builder
+            .SetPartitionsAssignedHandler((_, partitions) => LogAssigned(logger, string.Join(", ", partitions)))
+            .SetPartitionsRevokedHandler((_, partitions) =>
+            {
+                transactions.Abort("partitions revoked");
+                tracker.Reset();
+                LogRevoked(logger, string.Join(", ", partitions));
+            })
+            .SetPartitionsLostHandler((_, partitions) =>
+            {
+                transactions.Abort("partitions lost");
+                tracker.Reset();
+                LogRevoked(logger, string.Join(", ", partitions));
+            })
+        : builder
             .SetPartitionsAssignedHandler((_, partitions) => LogAssigned(logger, string.Join(", ", partitions)))
             .SetPartitionsRevokedHandler((consumer, partitions) =>
             {
@@ -115,13 +147,16 @@ public sealed partial class KafkaIngest
                     // A failing pipeline reports through its own task; still commit what was finished.
                 }
 
-                StoreReady(_consumer, _tracker, _logger);
-                try
+                if (_transactions is null)
                 {
-                    _consumer.Commit();
-                }
-                catch (KafkaException ex) when (ex.Error.Code == ErrorCode.Local_NoOffset)
-                {
+                    StoreReady(_consumer, _tracker, _logger);
+                    try
+                    {
+                        _consumer.Commit();
+                    }
+                    catch (KafkaException ex) when (ex.Error.Code == ErrorCode.Local_NoOffset)
+                    {
+                    }
                 }
 
                 StopProbe();
@@ -165,6 +200,11 @@ public sealed partial class KafkaIngest
         var lastStore = Stopwatch.GetTimestamp();
         while (!stop.IsCancellationRequested)
         {
+            if (_transactions?.TakeRewind() == true)
+            {
+                Rewind();
+            }
+
             // Before Consume: a record the client already holds is not handed out once the budget is full.
             ApplyBackPressure();
             ConsumeResult<byte[]?, byte[]?>? result;
@@ -178,7 +218,7 @@ public sealed partial class KafkaIngest
                 continue;
             }
 
-            if (Stopwatch.GetElapsedTime(lastStore) > TimeSpan.FromMilliseconds(200))
+            if (_transactions is null && Stopwatch.GetElapsedTime(lastStore) > TimeSpan.FromMilliseconds(200))
             {
                 StoreReady(_consumer, _tracker, _logger);
                 lastStore = Stopwatch.GetTimestamp();
@@ -261,11 +301,47 @@ public sealed partial class KafkaIngest
                 return false;
             }
 
-            StoreReady(_consumer, _tracker, _logger);
+            if (_transactions is null)
+            {
+                StoreReady(_consumer, _tracker, _logger);
+            }
+
             PublishLagIfDue();
         }
 
         return true;
+    }
+
+    /// <summary>
+    /// Exactly-once, after a transaction was aborted without a rebalance: its inputs were consumed already and their offsets
+    /// not committed, so every assigned partition goes back to its committed offset. On this thread, with the tracker reset
+    /// first, so no record read before the seek is tracked in the new generation (a seek also drops what the client had
+    /// prefetched). A rewind that cannot ask for the committed offsets throws: the ingest stage fails and the host stops,
+    /// and a restart resumes from the same offsets.
+    /// </summary>
+    private void Rewind()
+    {
+        _tracker.Reset();
+        var assignment = _consumer.Assignment;
+        if (assignment.Count == 0)
+        {
+            return;
+        }
+
+        foreach (var committed in _consumer.Committed(assignment, RewindTimeout))
+        {
+            var target = committed.Offset.IsSpecial ? ResetOffset : committed.Offset;
+            try
+            {
+                _consumer.Seek(new TopicPartitionOffset(committed.TopicPartition, target));
+            }
+            catch (KafkaException ex) when (ex.Error.Code is ErrorCode.Local_State or ErrorCode.Local_UnknownPartition)
+            {
+                // Not fetching yet (just assigned) or revoked meanwhile: it starts from the committed offset anyway.
+            }
+        }
+
+        LogRewound(_logger, string.Join(", ", assignment));
     }
 
     /// <summary>
@@ -399,6 +475,9 @@ public sealed partial class KafkaIngest
             }
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Transaction aborted: partitions {Partitions} rewound to their committed offsets")]
+    private static partial void LogRewound(ILogger logger, string partitions);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Partitions assigned: {Partitions}")]
     private static partial void LogAssigned(ILogger logger, string partitions);

@@ -98,6 +98,19 @@ public sealed class OffsetTracker
         return result;
     }
 
+    /// <summary>
+    /// The next offset to read after the contiguous finished run of <paramref name="partition"/>, or -1 when none of its
+    /// records finished since the last <see cref="Reset"/>. Unlike <see cref="TakeStorable"/> it takes nothing: the
+    /// exactly-once path asks it repeatedly while a transaction waits for its gaps to fill.
+    /// </summary>
+    public long Ready(TopicPartition partition)
+    {
+        lock (_gate)
+        {
+            return _partitions.TryGetValue(partition, out var state) ? state.Storable : -1;
+        }
+    }
+
     /// <summary>Forgets partitions after a rebalance; later completions of their records are ignored.</summary>
     public void Reset()
     {
