@@ -52,6 +52,24 @@ public sealed class InFlightBudgetTests
     }
 
     [Fact]
+    public async Task TokenLimit_EngineWaitsForWorkBetweenBatches_RateIsTheEnginesOwn()
+    {
+        // Gaps between batches (the feed paused by this very budget) must not lower the rate: that spiral starved the
+        // engine to 40 % of its throughput.
+        var budget = new InFlightBudget(maxBytes: long.MaxValue / 4, TimeSpan.FromSeconds(1), minTokens: 100, initialTokensPerSecond: 1000);
+        var record = Record(4000);
+        for (var i = 0; i < 5; i++)
+        {
+            budget.Admit(record);
+            budget.Tokenized(record, 2000);
+            await Task.Delay(100);
+            budget.Ran(1000, TimeSpan.FromMilliseconds(10));
+        }
+
+        Assert.Equal(100_000, budget.TokensPerSecond, precision: 3);
+    }
+
+    [Fact]
     public void TokenLimit_SlowEngine_NeverBelowTheFloor()
     {
         var budget = new InFlightBudget(maxBytes: 1 << 20, TimeSpan.FromSeconds(1), minTokens: 8192);

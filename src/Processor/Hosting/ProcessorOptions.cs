@@ -91,8 +91,8 @@ public sealed class ProcessorOptions
 
     /// <summary>
     /// Most expected engine time held inside the process: tokens admitted and not yet run, divided by the tokens per
-    /// second the engine is measured to finish while work waits (never less than half of
-    /// <see cref="MaxBatchTokens"/>, so batches stay full on a slow machine). About one
+    /// second the engine is measured to run them (never less than one <see cref="MaxBatchTokens"/>, so a batch forms
+    /// while the engine runs the one before it). About one
     /// second by default: an accepted record is labelled within about this long plus one batch, whatever the load.
     /// Raising it buys throughput on bursty input at the cost of latency under overload.
     /// </summary>

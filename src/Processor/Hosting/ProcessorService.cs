@@ -110,9 +110,8 @@ public sealed partial class ProcessorService : BackgroundService
         }
 
         var tracker = new OffsetTracker();
-        // Floor: half a batch's token budget. Batches of short messages are cut by MaxBatchSequences well below
-        // MaxBatchTokens, so this still fills them, without holding seconds of work on a slow, shared machine.
-        var budget = new InFlightBudget(_options.MaxInFlightBytes, _options.MaxInFlightWork, minTokens: _options.MaxBatchTokens / 2);
+        // Floor: one batch's token budget, so a full batch can form while the engine runs the one before it.
+        var budget = new InFlightBudget(_options.MaxInFlightBytes, _options.MaxInFlightWork, minTokens: _options.MaxBatchTokens);
         Budget = budget;
         _metrics.Progress.Attach(budget.Snapshot);
         ProcessorKafkaClients clients;
