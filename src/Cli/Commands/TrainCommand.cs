@@ -13,7 +13,11 @@ internal static class TrainCommand
     {
         var task = new Option<string>("--task") { Description = "spam | claims | ner", Required = true };
         task.AcceptOnlyFromAmong(TaskNames.Spam, TaskNames.Claims, TaskNames.Ner);
-        var data = new Option<string[]>("--data") { Description = "Training file(s); repeat for several", Required = true, AllowMultipleArgumentsPerToken = true };
+        var data = new Option<string[]>("--data")
+        {
+            Description = "Training file(s); repeat for several (ner without it: CoNLL-2003 from STREAMBERT_DATA, else the shipped Wikigold with 15% of its documents held out)",
+            AllowMultipleArgumentsPerToken = true,
+        };
         var registry = new Option<string>("--registry")
         {
             Description = $"Model registry folder (default: Processor:Registry, else {ModelRegistry.DefaultRoot})",
@@ -51,6 +55,13 @@ internal static class TrainCommand
         CommandChecks.Between(maxLength, 8, 512);
         CommandChecks.Positive(lr);
         CommandChecks.Positive(headLr);
+        command.Validators.Add(r =>
+        {
+            if (r.GetValue(data) is not { Length: > 0 } && r.GetValue(task) != TaskNames.Ner)
+            {
+                r.AddError("--data is required for spam and claims.");
+            }
+        });
         layers.Validators.Add(r =>
         {
             if (r.GetValueOrDefault<string?>() is { } l && !l.Split(',').All(p => int.TryParse(p, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n >= 1))
@@ -62,13 +73,32 @@ internal static class TrainCommand
         {
             var request = TrainRequest.ForTask(result.GetValue(task)!) with
             {
-                DataFiles = result.GetValue(data)!,
+                DataFiles = result.GetValue(data) ?? [],
                 Registry = result.GetValue(registry)!,
                 Bundle = result.GetValue(bundle),
                 EvalFile = result.GetValue(evalFile),
                 DevFile = result.GetValue(devFile),
                 Limit = result.GetValue(limit),
             };
+            if (request.DataFiles.Count == 0)
+            {
+                // Only ner gets here without --data (the validator above); name the data set, since F1 on Wikigold and on CoNLL differ.
+                var ner = NerTrainingData.Find();
+                if (ner is null)
+                {
+                    await Console.Error.WriteLineAsync("No NER data: neither CoNLL-2003 (STREAMBERT_DATA, default ../shared/data) nor data/ner/wikigold.conll.txt was found; pass --data.");
+                    return 1;
+                }
+
+                Console.WriteLine($"NER data: {ner.Name}");
+                request = request with
+                {
+                    DataFiles = [ner.Train],
+                    DevFile = request.DevFile ?? ner.Dev,
+                    EvalFile = request.EvalFile ?? ner.Eval,
+                    NerHoldOutPercent = ner.HoldOutPercent,
+                };
+            }
             if (result.GetValue(layers) is { } l)
             {
                 request = request with { Layers = [.. l.Split(',').Select(p => int.Parse(p, CultureInfo.InvariantCulture))] };

@@ -19,13 +19,13 @@ public sealed class ConllReadReport : ReadReport
 }
 
 /// <summary>
-/// Reads CoNLL column files (CoNLL-2003: <c>token POS chunk NER</c>) as <see cref="NerSentence"/>s, streaming.
+/// Reads CoNLL column files (CoNLL-2003: <c>token POS chunk NER</c>; Wikigold: <c>token NER</c>) as <see cref="NerSentence"/>s, streaming.
 /// </summary>
 /// <remarks>
 /// <para>Columns are separated by spaces or TABs. The token is the first column and the NER tag the last;
 /// the columns between are ignored. Blank lines end a sentence; a line whose token is <c>-DOCSTART-</c> ends
 /// one too and counts a document.</para>
-/// <para>Tags must be <c>O</c>, <c>B-TYPE</c> or <c>I-TYPE</c>. Input in IOB1 (where <c>I-</c> starts an entity and
+/// <para>Tags must be <c>O</c>, <c>B-TYPE</c> or <c>I-TYPE</c>. Input in IO (Wikigold: no <c>B-</c> at all) or IOB1 (where <c>I-</c> starts an entity and
 /// <c>B-</c> appears only between two adjacent entities of one type) is converted to BIO: an <c>I-X</c> not preceded by
 /// <c>B-X</c> or <c>I-X</c> becomes <c>B-X</c>. On BIO input this changes nothing.</para>
 /// <para>A sentence with a malformed line (one column only, or an unknown tag) is skipped whole, since dropping one token
@@ -51,19 +51,54 @@ public static class ConllReader
     public static IEnumerable<NerSentence> Read(TextReader reader, ConllReadReport? report = null)
     {
         ArgumentNullException.ThrowIfNull(reader);
-        return ReadLines(reader, report ?? new ConllReadReport());
+        return ReadLines(reader, report ?? new ConllReadReport()).Select(s => s.Sentence);
+    }
+
+    /// <summary>
+    /// Reads a CoNLL file as documents: the sentences between two <c>-DOCSTART-</c> lines (or the file's start or end).
+    /// Works whether the marker opens each document (CoNLL-2003) or closes it (Wikigold), since empty groups are dropped.
+    /// </summary>
+    public static IReadOnlyList<IReadOnlyList<NerSentence>> ReadDocuments(string path, ConllReadReport? report = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        using var reader = TextLines.Open(path);
+        return ReadDocuments(reader, report);
+    }
+
+    /// <inheritdoc cref="ReadDocuments(string, ConllReadReport?)"/>
+    public static IReadOnlyList<IReadOnlyList<NerSentence>> ReadDocuments(TextReader reader, ConllReadReport? report = null)
+    {
+        ArgumentNullException.ThrowIfNull(reader);
+        return ReadLines(reader, report ?? new ConllReadReport())
+            .GroupBy(s => s.Document, s => s.Sentence)
+            .Select(g => (IReadOnlyList<NerSentence>)g.ToList())
+            .ToList();
+    }
+
+    /// <summary>
+    /// Splits documents into train and test by the stable hash bucket of each document's first sentence
+    /// (<see cref="DatasetSplit"/>), so no document's sentences land on both sides and the split never changes
+    /// between runs or machines. For corpora without an official split, such as Wikigold.
+    /// </summary>
+    /// <param name="documents">Documents from <see cref="ReadDocuments(string, ConllReadReport?)"/>.</param>
+    /// <param name="testPercent">Share of hash buckets held out (about that share of documents).</param>
+    public static TrainTestSplit<NerSentence> SplitByDocument(IReadOnlyList<IReadOnlyList<NerSentence>> documents, int testPercent)
+    {
+        ArgumentNullException.ThrowIfNull(documents);
+        var split = DatasetSplit.Split(documents.Where(d => d.Count > 0), d => string.Join(' ', d[0].Tokens), testPercent);
+        return new TrainTestSplit<NerSentence>([.. split.Train.SelectMany(d => d)], [.. split.Test.SelectMany(d => d)]);
     }
 
     private static IEnumerable<NerSentence> ReadFile(string path, ConllReadReport report)
     {
         using var reader = TextLines.Open(path);
-        foreach (var sentence in ReadLines(reader, report))
+        foreach (var (_, sentence) in ReadLines(reader, report))
         {
             yield return sentence;
         }
     }
 
-    private static IEnumerable<NerSentence> ReadLines(TextReader reader, ConllReadReport report)
+    private static IEnumerable<(long Document, NerSentence Sentence)> ReadLines(TextReader reader, ConllReadReport report)
     {
         report.Format = "conll";
         var tokens = new List<string>();
@@ -79,15 +114,16 @@ public static class ConllReader
             bool boundary = columns.Length == 0 || columns[0] == DocStart;
             if (boundary)
             {
-                if (columns.Length > 0)
-                {
-                    report.Documents++;
-                }
-
+                // Flush before counting: the sentence belongs to the document the -DOCSTART- line closes or follows.
                 var sentence = Flush();
                 if (sentence is not null)
                 {
-                    yield return sentence;
+                    yield return (report.Documents, sentence);
+                }
+
+                if (columns.Length > 0)
+                {
+                    report.Documents++;
                 }
 
                 continue;
@@ -118,7 +154,7 @@ public static class ConllReader
         var last = Flush();
         if (last is not null)
         {
-            yield return last;
+            yield return (report.Documents, last);
         }
 
         NerSentence? Flush()

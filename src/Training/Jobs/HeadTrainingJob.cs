@@ -134,14 +134,26 @@ public static class HeadTrainingJob
     private static (DenseHead Head, Dictionary<string, string> Training, Func<ModelSet, EvaluationReport> Evaluate) TrainNer(
         TrainRequest request, HeadSpec spec, FeatureExtractor extractor, TextWriter log, CancellationToken cancellationToken)
     {
-        var train = request.DataFiles.SelectMany(f => ConllReader.Read(f)).ToList();
+        List<NerSentence> train;
+        List<NerSentence>? heldOut = null;
+        if (request.NerHoldOutPercent is { } holdOut && request.EvalFile is null)
+        {
+            var split = ConllReader.SplitByDocument([.. request.DataFiles.SelectMany(f => ConllReader.ReadDocuments(f))], holdOut);
+            train = [.. split.Train];
+            heldOut = [.. split.Test];
+        }
+        else
+        {
+            train = request.DataFiles.SelectMany(f => ConllReader.Read(f)).ToList();
+        }
+
         if (request.Limit is { } limit && train.Count > limit)
         {
             train = train.Take(limit).ToList();
         }
 
         var dev = request.DevFile is { } devFile ? ConllReader.Read(devFile).ToList() : [];
-        var test = request.EvalFile is { } evalFile ? ConllReader.Read(evalFile).ToList() : dev;
+        var test = request.EvalFile is { } evalFile ? ConllReader.Read(evalFile).ToList() : heldOut ?? dev;
         log.WriteLine($"NER: {train.Count} training sentences, {dev.Count} dev, {test.Count} evaluation");
         var tagIndex = spec.Labels.Select((t, i) => (t, i)).ToDictionary(p => p.t, p => p.i);
         var rows = new List<float[]>();
@@ -186,7 +198,9 @@ public static class HeadTrainingJob
             ["task"] = request.Task,
             ["files"] = string.Join(";", request.DataFiles.Select(Path.GetFileName)),
             ["trainWords"] = trainRows.ToString(CultureInfo.InvariantCulture),
-            ["evaluatedOn"] = request.EvalFile is null ? (request.DevFile is null ? "none" : Path.GetFileName(request.DevFile)) : Path.GetFileName(request.EvalFile),
+            ["evaluatedOn"] = request.EvalFile is not null ? Path.GetFileName(request.EvalFile)
+                : heldOut is not null ? $"held-out documents of {string.Join(";", request.DataFiles.Select(Path.GetFileName))} (hash bucket < {request.NerHoldOutPercent} of 100, {heldOut.Count} sentences)"
+                : request.DevFile is null ? "none" : Path.GetFileName(request.DevFile),
             ["bestEpoch"] = result.BestEpoch.ToString(CultureInfo.InvariantCulture),
             ["mode"] = "heads",
         };

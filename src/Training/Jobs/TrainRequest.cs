@@ -30,6 +30,13 @@ public sealed record TrainRequest
     /// <summary>Optional separate file to evaluate on (e.g. ClaimBuster ground truth); otherwise the held-out split.</summary>
     public string? EvalFile { get; init; }
 
+    /// <summary>
+    /// NER without <see cref="EvalFile"/>: hold out this share (percent) of the data files' documents for evaluation,
+    /// by <see cref="Data.ConllReader.SplitByDocument"/>. For corpora with no official split (Wikigold); null keeps
+    /// every sentence for training, as for CoNLL-2003 whose test file is separate.
+    /// </summary>
+    public int? NerHoldOutPercent { get; init; }
+
     /// <summary>Optional development file for early stopping and feature comparison (e.g. CoNLL valid).</summary>
     public string? DevFile { get; init; }
 
