@@ -55,8 +55,6 @@ internal static class CeilingRunner
     public static List<CeilingResult> Measure(SessionSettings settings, EncoderShape shape, int samples)
         => CeilingBench.Measure(settings, CeilingBench.DefaultTokens, shape.Hidden, shape.Ffn, samples, TimeSpan.FromMilliseconds(50));
 
-    internal static JsonSerializerOptions JsonOptions => Json;
-
     /// <summary>Tokens per second of the encoder on <paramref name="rows"/> unpadded sequences of random word-piece ids.</summary>
     private static double TimeEncoder(EncoderSession session, int rows, int samples)
     {
