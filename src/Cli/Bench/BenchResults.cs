@@ -77,4 +77,5 @@ internal sealed record BenchReport(
     int Runs,
     EngineBatching Batching,
     IReadOnlyList<RunResult> PerRun,
-    BenchSummary Median);
+    BenchSummary Median,
+    CeilingReport Ceiling);

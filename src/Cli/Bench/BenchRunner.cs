@@ -4,6 +4,7 @@ using System.Reflection;
 using System.Text.Json;
 using Microsoft.Extensions.Configuration;
 using StreamBert.Contracts;
+using StreamBert.Engine.Inference;
 using StreamBert.Engine.Models;
 using StreamBert.Processor.Hosting;
 using StreamBert.Training.Jobs;
@@ -18,7 +19,7 @@ namespace StreamBert.Cli.Bench;
 /// </summary>
 internal static class BenchRunner
 {
-    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
+    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals };
 
     public static async Task<int> RunAsync(BenchOptions options, TextWriter output, CancellationToken ct)
     {
@@ -84,14 +85,17 @@ internal static class BenchRunner
         }
 
         var summary = Summarize(runs);
+        var ceiling = MeasureCeiling(engine, summary, ModelLoader.SessionSettingsOf(processorOptions), output);
         var report = new BenchReport(
             new BenchEnvironment(configuration, Environment.ProcessorCount, loadBefore, LoadAverage(), System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription, engine.Models.Device.Provider, options.ProcessorSettings),
             options.Messages,
             options.Runs,
             batching,
             runs,
-            summary);
+            summary,
+            ceiling);
         WriteTable(report, output);
+        ceiling.WriteTable(output);
         var json = JsonSerializer.Serialize(report, Json);
         output.WriteLine(json);
         if (options.JsonPath is { } path)
@@ -101,6 +105,36 @@ internal static class BenchRunner
         }
 
         return 0;
+    }
+
+    /// <summary>
+    /// The kernel ceiling with the engine's own session settings, and the engine's medians (not re-timed) as a share of it:
+    /// useful FLOPs only, counted per real token of each sequence, so padding in the batched condition shows as a lower share.
+    /// </summary>
+    private static CeilingReport MeasureCeiling(EngineBench engine, BenchSummary summary, SessionSettings settings, TextWriter output)
+    {
+        // Served bundles keep the pretrained encoder's shape (heads-only training and fine-tuning change weights, not shapes).
+        var shape = EncoderShape.Read(EncoderGraph.Parse(MiniLmResources.Ensure().ModelPath));
+        output.WriteLine("ceiling: timing MatMul kernels at the encoder's shapes…");
+        var kernels = CeilingRunner.Measure(settings, shape, samples: 5);
+        long tokens = 0;
+        double flops = 0;
+        foreach (var length in engine.SequenceLengths)
+        {
+            tokens += length;
+            flops += shape.FlopsPerSequence(length);
+        }
+
+        var messages = engine.Batching.Messages;
+        var tokensPerMessage = (double)tokens / messages;
+        var flopsPerToken = flops / tokens;
+        // The bench's bundle runs the fp32 encoder; an int8 bundle would be compared with the int8 column.
+        var shares = new List<EncoderCeilingShare>
+        {
+            CeilingReport.Share(kernels, "fp32", "1 per call", "engine bench, SMS corpus", CeilingBench.DefaultTokens[0], summary.EngineSingleMessagesPerSecond * tokensPerMessage, flopsPerToken),
+            CeilingReport.Share(kernels, "fp32", "batched", "engine bench, SMS corpus", CeilingBench.DefaultTokens[1], summary.EngineBatchedMessagesPerSecond * tokensPerMessage, flopsPerToken),
+        };
+        return new CeilingReport(CeilingReport.CpuModel(), settings.IntraOpThreads, shape, shape.FlopsPerToken(32), kernels, shares);
     }
 
     private static BenchSummary Summarize(List<RunResult> runs)

@@ -34,6 +34,9 @@ internal sealed class EngineBench : IDisposable
 
     public ModelSet Models => _models;
 
+    /// <summary>Real (unpadded) length of every sequence of the corpus, each once: what the encoder's useful FLOPs are counted from.</summary>
+    public IEnumerable<int> SequenceLengths => _chunks.SelectMany(c => c.Singles).Select(s => s.Length);
+
     /// <summary>Loads the models exactly as the processor does (same loader, same session settings) and prepares the batches.</summary>
     public static async Task<EngineBench> CreateAsync(ProcessorOptions options, TopicNames topics, IReadOnlyList<byte[]> values)
     {

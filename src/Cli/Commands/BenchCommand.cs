@@ -82,4 +82,19 @@ internal static class BenchCommand
         command.SetAction((result, ct) => ArticlesBench.RunAsync(result.GetValue(registry)!, result.GetValue(articles), result.GetValue(runs), Console.Out, ct));
         return command;
     }
+
+    public static Command CreateCeiling()
+    {
+        var samples = new Option<int>("--samples") { Description = "Timed samples per kernel and encoder condition; medians are reported", DefaultValueFactory = _ => 7 };
+        var threads = new Option<int>("--threads") { Description = "IntraOpNumThreads, as Processor:IntraOpThreads (0 = one per core, the serving default)", DefaultValueFactory = _ => 0 };
+        var json = new Option<string?>("--json") { Description = "Write the results as JSON to this file" };
+        var command = new Command("bench-ceiling", "fp32 and int8 matrix-multiply ceiling through ONNX Runtime at the encoder's shapes, and the encoder's share of it")
+        {
+            samples, threads, json,
+        };
+        CommandChecks.AtLeast(samples, 1);
+        CommandChecks.AtLeast(threads, 0);
+        command.SetAction((result, ct) => CeilingRunner.RunAsync(result.GetValue(samples), result.GetValue(threads), result.GetValue(json), Console.Out, ct));
+        return command;
+    }
 }

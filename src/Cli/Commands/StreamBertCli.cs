@@ -34,6 +34,7 @@ public static class StreamBertCli
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(BenchCommand.CreateArticles());
         root.Subcommands.Add(BenchCommand.CreateSwap());
+        root.Subcommands.Add(BenchCommand.CreateCeiling());
         root.Subcommands.Add(OverloadCommand.Create());
         root.Subcommands.Add(ScenarioCommand.Create());
         return root;

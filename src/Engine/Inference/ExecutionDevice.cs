@@ -24,7 +24,7 @@ public sealed record SessionSettings
     public int IntraOpThreads { get; init; }
 }
 
-internal static class ExecutionDevices
+public static class ExecutionDevices
 {
     /// <summary>
     /// Builds session options on the best available provider. <c>GetAvailableProviders()</c> lists CUDA
