@@ -221,6 +221,32 @@ public sealed partial class ProcessorService : BackgroundService
     /// bug can cause — is fatal; the rest then get <see cref="ProcessorOptions.AbortTimeout"/> to stop. True when
     /// every stage ended.
     /// </summary>
+    /// <summary>
+    /// The stage a fault started in. A failing stage completes its output channel with the error, so the stages after
+    /// it fail with the same exception — sometimes before the failing stage's own task completes (its thread can be
+    /// preempted between the two). The earliest stage in pipeline order that fails with it, given a moment, is the one
+    /// to name.
+    /// </summary>
+    private static async Task<string> OriginAsync(List<Stage> stages, Stage observed, Exception error)
+    {
+        var upstream = stages.Where(s => s.Name == "ingest").Concat(stages.Where(s => s.Name != "ingest")).TakeWhile(s => s != observed).ToList();
+        static bool SameFault(Stage stage, Exception error) =>
+            stage.Task.IsFaulted && stage.Task.Exception!.GetBaseException() is var e
+            && (ReferenceEquals(e, error) || (e.GetType() == error.GetType() && e.Message == error.Message));
+
+        for (var waited = 0; waited < 200; waited += 10)
+        {
+            if (upstream.Find(s => SameFault(s, error)) is { } origin)
+            {
+                return origin.Name;
+            }
+
+            await Task.Delay(10, CancellationToken.None).ConfigureAwait(false);
+        }
+
+        return observed.Name;
+    }
+
     [SuppressMessage("Design", "CA1031:Do not catch general exception types", Justification = "The supervisor has already reported the first fault; the rest are the stages it cancelled, ending with that fault or a cancellation.")]
     private async Task<bool> SuperviseAsync(List<Stage> stages, CancellationToken stopping)
     {
@@ -238,7 +264,7 @@ public sealed partial class ProcessorService : BackgroundService
 
             if (done.Exception?.GetBaseException() is { } error)
             {
-                Fatal(error, stage.Name);
+                Fatal(error, await OriginAsync(stages, stage, error).ConfigureAwait(false));
                 break;
             }
 
