@@ -53,6 +53,8 @@ public sealed partial class CrashRecoveryTests
                 await Task.Delay(50);
             }
 
+            // HasExited can turn true before the last lines written to its pipes are read: read them to the end.
+            await first.WaitForOutputAsync(TimeSpan.FromSeconds(10));
             Assert.NotEqual(0, first.ExitCode);
             Assert.Contains(log, l => l.Contains("Processor stage engine failed", StringComparison.Ordinal));
             var committedAtExit = Committed(probe, topics.Messages);

@@ -215,6 +215,13 @@ public sealed partial class CrashRecoveryTests : IClassFixture<EmbeddedKafkaFixt
 
         public Task WaitForExitAsync(CancellationToken cancellationToken) => _process.WaitForExitAsync(cancellationToken);
 
+        /// <summary>After the exit: until its stdout and stderr are read to the end (WaitForExitAsync waits for both).</summary>
+        public async Task WaitForOutputAsync(TimeSpan timeout)
+        {
+            using var cts = new CancellationTokenSource(timeout);
+            await _process.WaitForExitAsync(cts.Token);
+        }
+
         public static ProcessorProcess Start(string name, TestTopics topics, string bootstrap, string registry, string group, ConcurrentQueue<string> log, IReadOnlyDictionary<string, string>? environment = null)
         {
             var cli = Path.Combine(AppContext.BaseDirectory, "streambert.dll");

@@ -47,7 +47,7 @@ public sealed record TestTopics(string Messages, string MessagesSpam, string Mes
 
 public static class PipelineHarness
 {
-    public static IHost StartProcessor(TestTopics topics, string bootstrap, string registry, string group, IDictionary<string, string?>? extra = null)
+    public static IHost StartProcessor(TestTopics topics, string bootstrap, string registry, string group, IDictionary<string, string?>? extra = null, CapturedLog? log = null)
     {
         var config = topics.Configuration(bootstrap, registry, group);
         foreach (var (k, v) in extra ?? new Dictionary<string, string?>())
@@ -55,7 +55,14 @@ public static class PipelineHarness
             config[k] = v;
         }
 
-        var host = ProcessorHost.Build(config, logging => logging.SetMinimumLevel(LogLevel.Warning));
+        var host = ProcessorHost.Build(config, logging =>
+        {
+            logging.SetMinimumLevel(log is null ? LogLevel.Warning : LogLevel.Information);
+            if (log is not null)
+            {
+                logging.AddProvider(log);
+            }
+        });
         host.Start();
         host.Services.GetRequiredService<ProcessorService>().Started.Wait(TimeSpan.FromMinutes(2));
         return host;
