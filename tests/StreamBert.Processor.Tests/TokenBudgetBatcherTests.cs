@@ -53,6 +53,33 @@ public sealed class TokenBudgetBatcherTests
     }
 
     [Fact]
+    public async Task RunAsync_Packing_BatchesInArrivalOrderWithinTheRealTokenBudgetAndOneEncoderEach()
+    {
+        var random = new Random(5);
+        var inputs = Enumerable.Range(0, 400).Select(i => Work(random.Next(3, 129), encoder: i % 7 == 0 ? 1 : 0)).Append(Work(700)).ToList();
+        var limits = new BatchingLimits(MaxBatchTokens: 1024, MaxBatchDelay: TimeSpan.FromSeconds(1), MaxBatchSequences: 64, Packing: true);
+
+        var batches = await RunToEndAsync(limits, inputs);
+
+        var emitted = batches.SelectMany(b => b.Items).ToList();
+        Assert.Equal(inputs.Count, emitted.Distinct(ReferenceEqualityComparer.Instance).Count());
+        Assert.All(batches, b =>
+        {
+            Assert.True(b.RealTokens <= 1024 || b.Items.Count == 1, $"{b.Items.Count} sequences, {b.RealTokens} real tokens");
+            Assert.InRange(b.Items.Count, 1, 64);
+            Assert.Single(b.Items.Select(w => w.EncoderIndex).Distinct());
+        });
+
+        // Oldest first: within an encoder, sequences leave in the order they arrived (length does not reorder them).
+        foreach (var encoder in new[] { 0, 1 })
+        {
+            var arrival = inputs.Where(w => w.EncoderIndex == encoder).ToList();
+            var left = emitted.Where(w => w.EncoderIndex == encoder).ToList();
+            Assert.Equal(arrival.Select(w => inputs.IndexOf(w)), left.Select(w => inputs.IndexOf(w)));
+        }
+    }
+
+    [Fact]
     public async Task RunAsync_InputCompletes_EveryItemEmittedExactlyOnceAndOutputCompletes()
     {
         var random = new Random(11);

@@ -58,7 +58,8 @@ internal sealed class EngineBench : IDisposable
             }
 
             var preprocessRate = values.Count / clock.Elapsed.TotalSeconds;
-            var limits = new BatchingLimits(options.MaxBatchTokens, options.MaxBatchDelay, options.MaxBatchSequences);
+            var limits = new BatchingLimits(options.MaxBatchTokens, options.MaxBatchDelay, options.MaxBatchSequences, options.Packing);
+            var packs = models.Encoders[0].SupportsPacking;
             var chunks = new List<Chunk>();
             var chunkSize = (values.Count + Chunks - 1) / Chunks;
             long real = 0, padded = 0;
@@ -70,7 +71,8 @@ internal sealed class EngineBench : IDisposable
                 foreach (var b in formed)
                 {
                     real += b.RealTokens;
-                    padded += b.PaddedTokens;
+                    var (rows, length, _) = ModelSet.Pack([.. b.Items.Select(w => w.Length)], packs);
+                    padded += (long)rows * length;
                 }
 
                 sequences += singles.Count;

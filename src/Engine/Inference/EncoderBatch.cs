@@ -12,6 +12,7 @@ public sealed class EncoderBatch : IDisposable
     private long[]? _ids;
     private long[]? _mask;
     private long[]? _types;
+    private long[]? _positions;
 
     public EncoderBatch(int rows, int length)
     {
@@ -23,9 +24,11 @@ public sealed class EncoderBatch : IDisposable
         _ids = ArrayPool<long>.Shared.Rent(size);
         _mask = ArrayPool<long>.Shared.Rent(size);
         _types = ArrayPool<long>.Shared.Rent(size);
+        _positions = ArrayPool<long>.Shared.Rent(size);
         Array.Clear(_ids, 0, size);
         Array.Clear(_mask, 0, size);
         Array.Clear(_types, 0, size);
+        Array.Clear(_positions, 0, size);
     }
 
     public int Rows { get; }
@@ -40,20 +43,35 @@ public sealed class EncoderBatch : IDisposable
     public Memory<long> AttentionMask => _mask.AsMemory(0, Rows * Length);
     public Memory<long> TokenTypeIds => _types.AsMemory(0, Rows * Length);
 
+    /// <summary>Each token's position within its own sequence (read by an encoder that packs, see <see cref="EncoderGraph.TryEnablePacking"/>).</summary>
+    public Memory<long> PositionIds => _positions.AsMemory(0, Rows * Length);
+
     /// <summary>Writes one row: <paramref name="ids"/> already include [CLS] and [SEP].</summary>
     /// <param name="row">Row index.</param>
     /// <param name="ids">Token ids.</param>
     /// <param name="caseShapes">For an encoder with case token types: the row's word shapes, one per id.</param>
-    public void SetRow(int row, ReadOnlySpan<int> ids, ReadOnlySpan<float> caseShapes = default)
+    public void SetRow(int row, ReadOnlySpan<int> ids, ReadOnlySpan<float> caseShapes = default) =>
+        SetSegment(row, 0, 1, ids, caseShapes);
+
+    /// <summary>
+    /// Writes one sequence at <paramref name="offset"/> of <paramref name="row"/> as segment <paramref name="segment"/>
+    /// (1, 2, … within the row): its attention mask holds the segment number and its positions restart at 0, so an
+    /// encoder that packs attends within the segment only and the sequence's hidden states are those of a row of its own.
+    /// </summary>
+    public void SetSegment(int row, int offset, int segment, ReadOnlySpan<int> ids, ReadOnlySpan<float> caseShapes = default)
     {
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(ids.Length, Length);
-        var offset = row * Length;
-        var idSpan = InputIds.Span.Slice(offset, Length);
-        var maskSpan = AttentionMask.Span.Slice(offset, Length);
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(offset + ids.Length, Length);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(segment);
+        var start = (row * Length) + offset;
+        var idSpan = InputIds.Span.Slice(start, ids.Length);
+        var maskSpan = AttentionMask.Span.Slice(start, ids.Length);
+        var positionSpan = PositionIds.Span.Slice(start, ids.Length);
         for (var i = 0; i < ids.Length; i++)
         {
             idSpan[i] = ids[i];
-            maskSpan[i] = 1;
+            maskSpan[i] = segment;
+            positionSpan[i] = i;
         }
 
         if (!caseShapes.IsEmpty)
@@ -63,7 +81,7 @@ public sealed class EncoderBatch : IDisposable
                 throw new ArgumentException($"{ids.Length} ids need {ids.Length * WordShape.Size} shape values, got {caseShapes.Length}.", nameof(caseShapes));
             }
 
-            WordShape.WriteCaseTypes(caseShapes, TokenTypeIds.Span.Slice(offset, ids.Length));
+            WordShape.WriteCaseTypes(caseShapes, TokenTypeIds.Span.Slice(start, ids.Length));
         }
 
         RealTokens += ids.Length;
@@ -74,6 +92,7 @@ public sealed class EncoderBatch : IDisposable
         ReturnBuffer(ref _ids);
         ReturnBuffer(ref _mask);
         ReturnBuffer(ref _types);
+        ReturnBuffer(ref _positions);
     }
 
     private static void ReturnBuffer(ref long[]? buffer)

@@ -79,6 +79,126 @@ public static class EncoderGraph
         return model;
     }
 
+    /// <summary>Name of the input that carries each token's position within its own sequence after <see cref="TryEnablePacking"/>.</summary>
+    public const string PositionIdsInput = "position_ids";
+
+    /// <summary>
+    /// Rewrites <paramref name="model"/> (in place) so that several sequences can share one row: <c>attention_mask</c>
+    /// then carries a segment number per token (1, 2, … for the sequences of a row; 0 for padding) and a token attends
+    /// only to tokens of its own segment (a block-diagonal mask, [batch, 1, sequence, sequence], in place of the
+    /// export's [batch, 1, 1, sequence] padding mask), and a new input <see cref="PositionIdsInput"/> gives each token
+    /// its position within its segment. A row with one segment numbered 1 is exactly the old call (real tokens see the
+    /// same keys, positions 0…n-1), so the rewritten graph serves unpacked batches unchanged. False — and the model
+    /// untouched — when the graph does not have the two patterns this needs: the padding mask built from
+    /// <c>attention_mask</c> by Unsqueeze… → Cast → Sub (both the Hugging Face export and our writer build it so),
+    /// and one Gather of <c>embeddings.position_embeddings.weight</c>.
+    /// </summary>
+    public static bool TryEnablePacking(ModelProto model)
+    {
+        var graph = model.Graph;
+        if (graph.Input.All(i => i.Name != "attention_mask") || graph.Input.Any(i => i.Name == PositionIdsInput))
+        {
+            return false;
+        }
+
+        var positionGather = graph.Node.Where(n => n.OpType == "Gather" && n.Input.Count == 2 && n.Input[0] == "embeddings.position_embeddings.weight").ToList();
+        if (positionGather.Count != 1)
+        {
+            return false;
+        }
+
+        // Follow attention_mask through Unsqueezes (at most three) to the float Cast whose only consumer is the Sub that
+        // turns it into an additive bias; that Cast's output ([batch, 1, 1, sequence]) is what the block-diagonal mask replaces.
+        var cast = FindMaskCast(graph, "attention_mask", depth: 0);
+        if (cast is null)
+        {
+            return false;
+        }
+
+        var subs = Consumers(graph, cast.Output[0]).ToList();
+
+        // Opset 13 and later take Unsqueeze axes as an input; older graphs are not rewritten.
+        var opset = model.OpsetImport.FirstOrDefault(o => o.Domain is "" or "ai.onnx")?.Version ?? 0;
+        if (opset < 13)
+        {
+            return false;
+        }
+
+        const string P = "StreamBert_packing_";
+        graph.Initializer.Add(Int64Tensor(P + "axis1", [1]));
+        graph.Initializer.Add(Int64Tensor(P + "axis2", [2]));
+        graph.Initializer.Add(Int64Tensor(P + "zero", []));
+        graph.Node.Add(Node("Unsqueeze", P + "query", ["attention_mask", P + "axis2"]));
+        graph.Node.Add(Node("Unsqueeze", P + "key", ["attention_mask", P + "axis1"]));
+        graph.Node.Add(Node("Equal", P + "same", [P + "query", P + "key"]));
+        graph.Node.Add(Node("Greater", P + "real", [P + "key", P + "zero"]));
+        graph.Node.Add(Node("And", P + "allowed", [P + "same", P + "real"]));
+        var toFloat = Node("Cast", P + "allowed_float", [P + "allowed"]);
+        toFloat.Attribute.Add(new AttributeProto { Name = "to", Type = AttributeProto.Types.AttributeType.Int, I = (long)TensorProto.Types.DataType.Float });
+        graph.Node.Add(toFloat);
+        graph.Node.Add(Node("Unsqueeze", P + "mask", [P + "allowed_float", P + "axis1"]));
+        subs[0].Input[1] = P + "mask";
+
+        positionGather[0].Input[1] = PositionIdsInput;
+        var maskInput = graph.Input.First(i => i.Name == "attention_mask");
+        var positions = maskInput.Clone();
+        positions.Name = PositionIdsInput;
+        graph.Input.Add(positions);
+        // Shapes recorded by the exporter along the old mask path ([batch, 1, 1, sequence]) no longer hold.
+        graph.ValueInfo.Clear();
+        PruneUnused(graph);
+        return true;
+    }
+
+    private static NodeProto? FindMaskCast(GraphProto graph, string tensor, int depth)
+    {
+        foreach (var node in Consumers(graph, tensor).ToList())
+        {
+            if (node.Input[0] != tensor)
+            {
+                continue;
+            }
+
+            if (node.OpType == "Cast"
+                && node.Attribute.FirstOrDefault(a => a.Name == "to") is { I: (long)TensorProto.Types.DataType.Float }
+                && Consumers(graph, node.Output[0]).ToList() is [{ OpType: "Sub" } sub]
+                && sub.Input.Count == 2 && sub.Input[1] == node.Output[0])
+            {
+                return node;
+            }
+
+            if (node.OpType == "Unsqueeze" && depth < 3 && FindMaskCast(graph, node.Output[0], depth + 1) is { } found)
+            {
+                return found;
+            }
+        }
+
+        return null;
+    }
+
+    private static IEnumerable<NodeProto> Consumers(GraphProto graph, string tensor) => graph.Node.Where(n => n.Input.Contains(tensor));
+
+    /// <summary>A node whose single output is named <paramref name="name"/> (the generated nodes' outputs are their names).</summary>
+    private static NodeProto Node(string op, string name, string[] inputs)
+    {
+        var node = new NodeProto { OpType = op, Name = name };
+        node.Input.AddRange(inputs);
+        node.Output.Add(name);
+        return node;
+    }
+
+    private static TensorProto Int64Tensor(string name, long[] values)
+    {
+        var tensor = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Int64 };
+        if (values.Length > 0)
+        {
+            tensor.Dims.Add(values.Length);
+        }
+
+        tensor.Int64Data.AddRange(values.Length > 0 ? values : [0]);
+        return tensor;
+    }
+
     public static byte[] ToBytes(ModelProto model) => model.ToByteArray();
 
     public static ModelProto Parse(string path)

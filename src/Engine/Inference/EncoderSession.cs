@@ -10,6 +10,7 @@ namespace StreamBert.Engine.Inference;
 public sealed class EncoderSession : IDisposable
 {
     private static readonly string[] InputNames = ["input_ids", "attention_mask", "token_type_ids"];
+    private static readonly string[] PackedInputNames = ["input_ids", "attention_mask", "token_type_ids", EncoderGraph.PositionIdsInput];
     private readonly InferenceSession _session;
     private readonly RunOptions _runOptions = new();
     private readonly string[] _outputNames;
@@ -21,6 +22,7 @@ public sealed class EncoderSession : IDisposable
         LayerCount = EncoderGraph.CountLayers(model);
         Layers = [.. layers.Distinct().Order()];
         var patched = EncoderGraph.WithHiddenStateOutputs(model, Layers);
+        SupportsPacking = (settings?.Packing ?? true) && EncoderGraph.TryEnablePacking(patched);
         HiddenSize = ReadHiddenSize(model);
         using var options = ExecutionDevices.Create(settings ?? new SessionSettings(), out var device);
         Device = device;
@@ -34,6 +36,13 @@ public sealed class EncoderSession : IDisposable
     }
 
     public ExecutionDevice Device { get; }
+
+    /// <summary>
+    /// Whether several sequences may share a row (<see cref="EncoderBatch.SetSegment"/>): the graph was rewritten to a
+    /// block-diagonal attention mask and per-sequence positions. False for a graph the rewrite does not recognise (or
+    /// when <see cref="SessionSettings.Packing"/> is off): then every sequence needs a row of its own.
+    /// </summary>
+    public bool SupportsPacking { get; }
 
     /// <summary>The hidden-state layers this session outputs, ascending.</summary>
     public IReadOnlyList<int> Layers { get; }
@@ -52,7 +61,13 @@ public sealed class EncoderSession : IDisposable
         using var ids = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, batch.InputIds, shape);
         using var mask = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, batch.AttentionMask, shape);
         using var types = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, batch.TokenTypeIds, shape);
-        var outputs = _session.Run(_runOptions, InputNames, [ids, mask, types], _outputNames);
+        if (!SupportsPacking)
+        {
+            return new HiddenStates(_session.Run(_runOptions, InputNames, [ids, mask, types], _outputNames), _outputIndexOfLayer, batch.Rows, batch.Length, HiddenSize);
+        }
+
+        using var positions = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, batch.PositionIds, shape);
+        var outputs = _session.Run(_runOptions, PackedInputNames, [ids, mask, types, positions], _outputNames);
         return new HiddenStates(outputs, _outputIndexOfLayer, batch.Rows, batch.Length, HiddenSize);
     }
 

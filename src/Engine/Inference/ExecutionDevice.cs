@@ -22,6 +22,9 @@ public sealed record SessionSettings
 
     /// <summary>Threads per operator; 0 = one per core (right for a dedicated engine thread on CPU).</summary>
     public int IntraOpThreads { get; init; }
+
+    /// <summary>Let several short sequences share one encoder row (block-diagonal attention), so batches carry almost no padding.</summary>
+    public bool Packing { get; init; } = true;
 }
 
 public static class ExecutionDevices

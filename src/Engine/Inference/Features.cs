@@ -10,7 +10,11 @@ public static class Features
     public static int Width(int hidden, int layerCount) => hidden * layerCount;
 
     /// <summary>Mean over the first <paramref name="tokens"/> positions of a row (all real tokens, [CLS] and [SEP] included, as sentence-transformers pools).</summary>
-    public static void MeanPool(HiddenStates states, IReadOnlyList<int> layers, int row, int tokens, Span<float> destination)
+    public static void MeanPool(HiddenStates states, IReadOnlyList<int> layers, int row, int tokens, Span<float> destination) =>
+        MeanPool(states, layers, row, 0, tokens, destination);
+
+    /// <summary>Mean over the <paramref name="tokens"/> positions of a sequence that starts at <paramref name="start"/> of its row (a packed row holds several).</summary>
+    public static void MeanPool(HiddenStates states, IReadOnlyList<int> layers, int row, int start, int tokens, Span<float> destination)
     {
         var hidden = states.Hidden;
         var scale = 1f / tokens;
@@ -19,7 +23,7 @@ public static class Features
             var target = destination.Slice(l * hidden, hidden);
             target.Clear();
             var layer = states.Layer(layers[l]);
-            var rowStart = row * states.Length * hidden;
+            var rowStart = ((row * states.Length) + start) * hidden;
             for (var t = 0; t < tokens; t++)
             {
                 var vector = layer.Slice(rowStart + (t * hidden), hidden);
@@ -41,15 +45,19 @@ public static class Features
     }
 
     /// <summary>Sequence features by the head's pooling rule.</summary>
-    public static void Sequence(HiddenStates states, IReadOnlyList<int> layers, string pooling, int row, int tokens, Span<float> destination)
+    public static void Sequence(HiddenStates states, IReadOnlyList<int> layers, string pooling, int row, int tokens, Span<float> destination) =>
+        Sequence(states, layers, pooling, row, 0, tokens, destination);
+
+    /// <summary>Sequence features of a sequence that starts at <paramref name="start"/> of its row.</summary>
+    public static void Sequence(HiddenStates states, IReadOnlyList<int> layers, string pooling, int row, int start, int tokens, Span<float> destination)
     {
         if (pooling == "cls")
         {
-            Token(states, layers, row, 0, destination);
+            Token(states, layers, row, start, destination);
         }
         else
         {
-            MeanPool(states, layers, row, tokens, destination);
+            MeanPool(states, layers, row, start, tokens, destination);
         }
     }
 }

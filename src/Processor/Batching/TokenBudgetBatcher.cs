@@ -5,7 +5,11 @@ using StreamBert.Engine.Inference;
 namespace StreamBert.Processor.Batching;
 
 /// <summary>Limits of the batcher.</summary>
-public sealed record BatchingLimits(int MaxBatchTokens, TimeSpan MaxBatchDelay, int MaxBatchSequences);
+/// <param name="Packing">
+/// The engine packs several sequences into a row (see <c>ModelSet.Pack</c>): batches are then cut oldest first by real
+/// tokens, since padding no longer depends on grouping similar lengths.
+/// </param>
+public sealed record BatchingLimits(int MaxBatchTokens, TimeSpan MaxBatchDelay, int MaxBatchSequences, bool Packing = false);
 
 /// <summary>
 /// Forms encoder batches by token budget, not by count: a batch closes when its padded size
@@ -134,7 +138,47 @@ public sealed class TokenBudgetBatcher
         _pending.Count >= _limits.MaxBatchSequences || _pendingTokens >= _limits.MaxBatchTokens;
 
     /// <summary>Cuts one batch around the oldest pending sequence, in length order, within the token budget.</summary>
-    private SequenceBatch Cut()
+    private SequenceBatch Cut() => _limits.Packing ? CutOldestFirst() : CutByLength();
+
+    /// <summary>
+    /// For an engine that packs: the oldest sequences of the oldest one's encoder, in arrival order, up to the token
+    /// budget in real tokens (the first always goes, whatever its length) and the sequence cap.
+    /// </summary>
+    private SequenceBatch CutOldestFirst()
+    {
+        var encoder = _pending[0].Work.EncoderIndex;
+        var items = new List<SequenceWork>(Math.Min(_pending.Count, _limits.MaxBatchSequences));
+        var taken = new HashSet<SequenceWork>(ReferenceEqualityComparer.Instance);
+        int real = 0, longest = 0;
+        foreach (var p in _pending)
+        {
+            if (items.Count == _limits.MaxBatchSequences)
+            {
+                break;
+            }
+
+            if (p.Work.EncoderIndex != encoder)
+            {
+                continue;
+            }
+
+            if (items.Count > 0 && real + p.Work.Length > _limits.MaxBatchTokens)
+            {
+                break;
+            }
+
+            items.Add(p.Work);
+            taken.Add(p.Work);
+            real += p.Work.Length;
+            longest = Math.Max(longest, p.Work.Length);
+        }
+
+        _pending.RemoveAll(p => taken.Contains(p.Work));
+        _pendingTokens -= real;
+        return new SequenceBatch(items, longest, real, Stopwatch.GetTimestamp());
+    }
+
+    private SequenceBatch CutByLength()
     {
         var oldest = _pending[0];
         var encoder = oldest.Work.EncoderIndex;

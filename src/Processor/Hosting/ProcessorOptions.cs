@@ -128,6 +128,12 @@ public sealed class ProcessorOptions
     [Range(0, 256)] public int IntraOpThreads { get; set; }
 
     /// <summary>
+    /// Several short sequences share one encoder row (block-diagonal attention, positions per sequence), so batches
+    /// carry almost no padding and are cut oldest first; off, each sequence has a row and batches group similar lengths.
+    /// </summary>
+    public bool Packing { get; set; } = true;
+
+    /// <summary>
     /// How often finished offsets are committed; with <see cref="DeliveryGuarantee.ExactlyOnce"/>, how long a transaction
     /// stays open before it is committed (so also how long outputs wait before a <c>read_committed</c> reader sees them).
     /// </summary>

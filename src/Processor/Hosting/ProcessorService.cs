@@ -145,7 +145,7 @@ public sealed partial class ProcessorService : BackgroundService
         var preprocessor = new Preprocessor(_options, _topics);
         var deadLetters = new DeadLetters(_topics, producerConfig.MessageMaxBytes ?? DeadLetters.DefaultMessageMaxBytes);
         var postprocessor = new Postprocessor(_options, _topics, deadLetters);
-        var batcher = new TokenBudgetBatcher(new BatchingLimits(_options.MaxBatchTokens, _options.MaxBatchDelay, _options.MaxBatchSequences));
+        var batcher = new TokenBudgetBatcher(new BatchingLimits(_options.MaxBatchTokens, _options.MaxBatchDelay, _options.MaxBatchSequences, _options.Packing));
         var engine = new EngineWorker(slot, _metrics);
         engine.BatchStarted += (generation, set, batch) =>
         {

@@ -66,7 +66,7 @@ public sealed class EngineWorker
             while (input.TryRead(out var batch))
             {
                 var started = Stopwatch.GetTimestamp();
-                RunBatch(batch);
+                batch.EncodedPositions = RunBatch(batch);
                 var elapsed = Stopwatch.GetElapsedTime(started);
                 _metrics.RecordBatch(batch, elapsed);
                 BatchFinished?.Invoke(batch, elapsed);
@@ -94,7 +94,7 @@ public sealed class EngineWorker
     /// ran on, so each output comes from exactly one model version even when a swap lands between its batches;
     /// its remaining sequences run on the pinned set (held alive by the pin) in a call of their own.
     /// </summary>
-    private void RunBatch(SequenceBatch batch)
+    private int RunBatch(SequenceBatch batch)
     {
         using var lease = _models.Acquire();
         BatchStarted?.Invoke(lease.Generation, lease.Models, batch);
@@ -126,10 +126,12 @@ public sealed class EngineWorker
             current?.Add(work);
         }
 
-        lease.Models.Run(current ?? batch.Items);
+        var positions = lease.Models.Run(current ?? batch.Items);
         foreach (var (models, items) in older?.Values ?? Enumerable.Empty<(ModelSet, List<SequenceWork>)>())
         {
-            models.Run(items);
+            positions += models.Run(items);
         }
+
+        return positions;
     }
 }

@@ -29,7 +29,9 @@ public sealed class FineTunedBundleTests(BertFixture fixture, ITestOutputHelper 
         var manifest = FineTunedBundle.Write(_directory, "v1", request);
         using var models = ModelSet.Load([_directory]);
         var work = fixture.Texts.Select(t => Work(fixture.Tokenizer, t)).ToList();
-        models.Run(work);
+        // The texts share encoder rows (our writer's graph packs as the export does), and each still matches TorchSharp run alone.
+        Assert.True(models.Encoders[0].SupportsPacking, "the written encoder graph was not rewritten for packing");
+        Assert.True(models.Run(work) < work.Count * work.Max(w => w.Length), "the batch was not packed");
         var (spamExpected, claimsExpected, nerExpected) = TorchProbabilities(spam, claims, ner, work);
 
         double spamDiff = 0, claimsDiff = 0, nerDiff = 0;
