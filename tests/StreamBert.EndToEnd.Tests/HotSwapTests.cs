@@ -62,8 +62,9 @@ public sealed class HotSwapTests : IClassFixture<EmbeddedKafkaFixture>, IDisposa
         var generations = new List<long>();
         var outcomes = new ConcurrentQueue<SwapOutcome>();
 
+        using var log = new CapturedLog();
         using var host = PipelineHarness.StartProcessor(topics, _kafka.BootstrapServers, _registry, "swap-" + Guid.NewGuid().ToString("N"),
-            new Dictionary<string, string?> { ["Topics:Models"] = models });
+            new Dictionary<string, string?> { ["Topics:Models"] = models }, log);
         var service = host.Services.GetRequiredService<ProcessorService>();
         var metrics = host.Services.GetRequiredService<ProcessorMetrics>();
         service.BatchStarted += (generation, set, batch) =>
@@ -112,8 +113,9 @@ public sealed class HotSwapTests : IClassFixture<EmbeddedKafkaFixture>, IDisposa
             _output.WriteLine($"{outcome.Result} {outcome.Version}: {outcome.Reason}");
         }
 
-        // Exactly one output per input, and no error output.
-        Assert.Equal(inputs.Count, labels.Count);
+        // Exactly one output per input, and no error output. Only a rebalance (a session lost to a starved heartbeat)
+        // could repeat inputs here; the log then says so.
+        Assert.True(inputs.Count == labels.Count, $"{labels.Count} outputs for {inputs.Count} inputs; the processor's log:{Environment.NewLine}{log.Tail(40)}");
         Assert.Equal(inputs.Select(i => i.ExpectedId!).Order(), counts.Keys.Order());
         Assert.Empty(dead);
 
