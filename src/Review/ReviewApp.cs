@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.DataProtection;
+using Microsoft.AspNetCore.DataProtection.KeyManagement;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -54,8 +55,8 @@ public static class ReviewApp
         builder.WebHost.UseKestrelCore().UseUrls(options.Urls);
         builder.Services.AddRoutingCore();
 
-        // Keys in memory only: the desk writes nothing to disk, and a restart merely asks open pages to reload.
-        builder.Services.AddDataProtection().UseEphemeralDataProtectionProvider();
+        builder.Services.AddDataProtection();
+        builder.Services.Configure<KeyManagementOptions>(o => o.XmlRepository = new MemoryKeyRepository());
         builder.Services.AddAntiforgery(o =>
         {
             o.Cookie.Name = "streambert-review-antiforgery";
