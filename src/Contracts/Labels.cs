@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace StreamBert.Contracts;
 
 /// <summary>Label sets of the tasks. Index order is the order of the model's output logits.</summary>
@@ -28,4 +30,22 @@ public static class TaskNames
     public const string Spam = "spam";
     public const string Claims = "claims";
     public const string Ner = "ner";
+}
+
+/// <summary>
+/// A reviewer's label for one text on <c>labels.spam</c> or <c>labels.claims</c>, keyed by the item id: the text the
+/// model saw and the label it should have given. The shape the training service parses (<c>{"text","label"}</c>).
+/// </summary>
+public sealed record TextLabel(
+    [property: JsonPropertyName("text")] string Text,
+    [property: JsonPropertyName("label")] string Label);
+
+/// <summary>Kafka headers a reviewer's label carries, so the training service can weigh and audit labels.</summary>
+public static class LabelHeaders
+{
+    /// <summary>Who gave the label (UTF-8 text, as the reviewer typed it).</summary>
+    public const string Reviewer = "reviewer";
+
+    /// <summary>The model version whose output the label confirms or corrects (UTF-8, e.g. <c>v3</c>).</summary>
+    public const string ModelVersion = "model-version";
 }

@@ -42,11 +42,12 @@ internal static class ProcessorCommand
         return settings;
     }
 
-    /// <summary>Runs a host until the command is cancelled (SIGINT/SIGTERM) or the host stops itself.</summary>
-    public static async Task<int> RunHostAsync(IHost host, CancellationToken ct)
+    /// <summary>Runs a host until the command is cancelled (SIGINT/SIGTERM) or the host stops itself; <paramref name="started"/> runs once it is up.</summary>
+    public static async Task<int> RunHostAsync(IHost host, CancellationToken ct, Action<IHost>? started = null)
     {
         host.ValidateConfiguration();
         await host.StartAsync(ct);
+        started?.Invoke(host);
         var lifetime = (IHostApplicationLifetime)host.Services.GetService(typeof(IHostApplicationLifetime))!;
         var stopped = new TaskCompletionSource();
         using var r1 = lifetime.ApplicationStopping.Register(() => stopped.TrySetResult());
