@@ -53,5 +53,6 @@ public static class ModelLoader
             _ => DevicePreference.Auto,
         },
         IntraOpThreads = options.IntraOpThreads,
+        Precision = EncoderPrecisions.Parse(options.Precision, "Processor:Precision"),
     };
 }
