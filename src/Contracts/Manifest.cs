@@ -16,6 +16,15 @@ public sealed record BundleManifest
     /// <summary>The pretrained encoder the heads sit on, with the sha256 of its ONNX file.</summary>
     [JsonPropertyName("encoder")] public required EncoderRef Encoder { get; init; }
 
+    /// <summary>
+    /// An int8 copy of <see cref="Encoder"/> written into the bundle (<c>streambert models quantize</c>, <c>train --int8</c>),
+    /// served when a processor runs with <c>Precision=int8</c>; null in manifests written before it existed or never quantised.
+    /// Kept out of <see cref="Files"/> so that adding it leaves the fp32 bundle, and every event announcing it, unchanged.
+    /// </summary>
+    [JsonPropertyName("int8Encoder")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public Int8EncoderRef? Int8Encoder { get; init; }
+
     [JsonPropertyName("maxSequenceLength")] public int MaxSequenceLength { get; init; } = 128;
 
     /// <summary>Task heads in this bundle, keyed by task name (<see cref="TaskNames"/>).</summary>
@@ -56,6 +65,22 @@ public sealed record EncoderRef
 
     /// <summary>Value of <see cref="TokenTypes"/> for case types (0 no capital, 1 initial capital, 2 all capitals).</summary>
     public const string CaseTokenTypes = "case";
+}
+
+/// <summary>The int8 encoder file of a bundle and what it was made from.</summary>
+public sealed record Int8EncoderRef
+{
+    /// <summary>File in the bundle holding the int8 graph.</summary>
+    [JsonPropertyName("file")] public required string File { get; init; }
+
+    /// <summary>sha256 of that file (it is not in the manifest's <c>files</c> map).</summary>
+    [JsonPropertyName("sha256")] public required string Sha256 { get; init; }
+
+    /// <summary>sha256 of the fp32 graph it was quantised from (the bundle's <see cref="EncoderRef.Sha256"/>).</summary>
+    [JsonPropertyName("sourceSha256")] public required string SourceSha256 { get; init; }
+
+    /// <summary>The quantisation recipe and its version, e.g. <c>dqmm-s8-percolumn-v1</c>.</summary>
+    [JsonPropertyName("quantizer")] public required string Quantizer { get; init; }
 }
 
 /// <summary>One task head: its label set, the encoder features it reads and the file with its weights.</summary>

@@ -10,10 +10,12 @@ namespace StreamBert.Cli.Bench;
 /// Extra configuration for the in-process processor (<c>Processor:MaxBatchDelay=00:00:00.002</c>,
 /// <c>Kafka:Producer:linger.ms=0</c>): lets a tuning hypothesis be measured without editing the processor.
 /// </param>
+/// <param name="ComparePrecision">Measure only the Kafka→Kafka drain with the fp32 and the int8 encoder, side by side.</param>
 internal sealed record BenchOptions(
     string Registry,
     int Messages,
     int Runs,
     string? JsonPath,
     double LatencySeconds,
-    IReadOnlyDictionary<string, string?> ProcessorSettings);
+    IReadOnlyDictionary<string, string?> ProcessorSettings,
+    bool ComparePrecision = false);

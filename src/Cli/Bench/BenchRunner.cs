@@ -46,6 +46,19 @@ internal static class BenchRunner
         processorOptions.Registry = registry.Root;
 
         var texts = BenchCorpus.Load(sms, options.Messages);
+        if (options.ComparePrecision)
+        {
+            using var precisionPipeline = new PipelineBench(registry.Root, texts, options.ProcessorSettings);
+            var precisionRuns = await PrecisionBench.RunAsync(precisionPipeline, processorOptions, topicNames, options.Runs, output, ct).ConfigureAwait(false);
+            if (options.JsonPath is { } precisionJson)
+            {
+                await File.WriteAllTextAsync(precisionJson, JsonSerializer.Serialize(precisionRuns, Json), ct).ConfigureAwait(false);
+                output.WriteLine($"wrote {precisionJson}");
+            }
+
+            return 0;
+        }
+
         var values = texts.Select((t, i) => JsonSerializer.SerializeToUtf8Bytes(new MessageInput($"e-{i}", t))).ToList();
         using var engine = await EngineBench.CreateAsync(processorOptions, topicNames, values).ConfigureAwait(false);
         engine.WarmUp();

@@ -37,7 +37,8 @@ internal sealed class PipelineBench : IDisposable
     }
 
     /// <summary>Pre-loads <c>messages</c>, starts the processor and times the drain until every label is on <c>messages.spam</c>.</summary>
-    public async Task<PipelineRun> MeasureThroughputAsync(int run, double engineBatchedRate, CancellationToken ct)
+    /// <param name="overrides">Settings for this drain only, over the bench's (for example <c>Processor:Precision</c>).</param>
+    public async Task<PipelineRun> MeasureThroughputAsync(int run, double engineBatchedRate, CancellationToken ct, IReadOnlyDictionary<string, string?>? overrides = null)
     {
         var topics = CreateTopics($"bench-{run}-tp-{Guid.NewGuid():N}");
         var count = _texts.Count;
@@ -54,7 +55,7 @@ internal sealed class PipelineBench : IDisposable
 
         using var reader = new LabelReader(_broker.BootstrapServers, topics.MessagesSpam, prefix, count);
         _busy.Clear();
-        using var host = BuildHost(topics);
+        using var host = BuildHost(topics, overrides);
         var cpu = Process.GetCurrentProcess().TotalProcessorTime;
         var started = Stopwatch.GetTimestamp();
         await host.StartAsync(ct).ConfigureAwait(false);
@@ -224,7 +225,7 @@ internal sealed class PipelineBench : IDisposable
         return topics;
     }
 
-    private IHost BuildHost(TopicNames topics)
+    private IHost BuildHost(TopicNames topics, IReadOnlyDictionary<string, string?>? overrides = null)
     {
         var config = new Dictionary<string, string?>
         {
@@ -251,7 +252,7 @@ internal sealed class PipelineBench : IDisposable
             // A free port: a demo or another processor on this machine may hold the default 9464.
             ["Processor:MetricsPort"] = "0",
         };
-        foreach (var (key, value) in _settings)
+        foreach (var (key, value) in _settings.Concat(overrides ?? new Dictionary<string, string?>()))
         {
             config[key] = value;
         }

@@ -17,9 +17,13 @@ internal static class BenchCommand
             Description = "Processor configuration override KEY=VALUE (e.g. Processor:MaxBatchDelay=00:00:00.002, Kafka:Producer:linger.ms=0); repeatable",
             AllowMultipleArgumentsPerToken = false,
         };
+        var comparePrecision = new Option<bool>("--compare-precision")
+        {
+            Description = "Only the Kafka→Kafka drain, Processor:Precision=fp32 vs int8 side by side (order alternating per run; medians and the int8/fp32 ratio)",
+        };
         var command = new Command("bench", "Engine alone (batched vs one per call), Kafka→Kafka throughput vs engine, and latency at half load, side by side")
         {
-            registry, messages, runs, json, latencySeconds, set,
+            registry, messages, runs, json, latencySeconds, set, comparePrecision,
         };
         CommandChecks.Positive(latencySeconds);
         command.Validators.Add(result =>
@@ -49,7 +53,8 @@ internal static class BenchCommand
                 result.GetValue(runs),
                 result.GetValue(json),
                 result.GetValue(latencySeconds),
-                (result.GetValue(set) ?? []).Select(p => p.Split('=', 2)).ToDictionary(p => p[0], p => (string?)p[1])),
+                (result.GetValue(set) ?? []).Select(p => p.Split('=', 2)).ToDictionary(p => p[0], p => (string?)p[1]),
+                result.GetValue(comparePrecision)),
             Console.Out,
             ct));
         return command;

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using StreamBert.Contracts;
+using StreamBert.Engine.Inference;
 using StreamBert.Engine.Models;
 using StreamBert.Training.Jobs;
 
@@ -20,10 +21,16 @@ internal static class EvalCommand
         };
         var model = new Option<string?>("--model") { Description = "A bundle folder to evaluate instead of the registry's current version" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object" };
+        var precision = new Option<string>("--precision")
+        {
+            Description = "Encoder graph to evaluate: fp32, or int8 (the bundle's int8 encoder, else its encoder quantised into the cache), as Processor:Precision serves it",
+            DefaultValueFactory = _ => "fp32",
+        };
+        precision.AcceptOnlyFromAmong([.. EncoderPrecisions.Names]);
         var heldOut = new Option<bool>("--held-out") { Description = "Only the rows `train` holds out of these files (dedup + hash split), instead of all rows" };
         var command = new Command("eval", "Evaluate a model on a labelled file through the serving path")
         {
-            task, data, registry, model, json, heldOut,
+            task, data, registry, model, json, heldOut, precision,
         };
         CommandChecks.Files(data);
         model.Validators.Add(r =>
@@ -45,7 +52,7 @@ internal static class EvalCommand
                     ?? throw new UsageException($"the registry {reg.Root} has no current version of {bundle} (--registry, or --model with a bundle folder).");
             }
 
-            var report = await Task.Run(() => EvaluationJob.Run(taskName, result.GetValue(data)!, bundleDir, ct, result.GetValue(heldOut)), ct);
+            var report = await Task.Run(() => EvaluationJob.Run(taskName, result.GetValue(data)!, bundleDir, ct, result.GetValue(heldOut), EncoderPrecisions.Parse(result.GetValue(precision))), ct);
             Console.WriteLine(result.GetValue(json)
                 ? JsonSerializer.Serialize(report)
                 : JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true }));

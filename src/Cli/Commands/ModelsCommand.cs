@@ -87,7 +87,38 @@ internal static class ModelsCommand
             return await PublishAsync(reg, bundle, version, "rollback", result.GetValue(bootstrap), result.GetValue(topic)!, result.GetValue(registryOnly), ct);
         });
 
-        return new Command("models", "List, promote and roll back model versions") { list, promote, rollback };
+        var quantizeBundle = new Argument<string>("bundle") { Description = "Bundle name" };
+        var quantizeVersion = new Argument<string>("version") { Description = "Version, e.g. v3" };
+        var quantize = new Command("quantize", "Write an int8 encoder into an existing version and record it in its manifest (served with Processor:Precision=int8; the fp32 files are unchanged)")
+        {
+            quantizeBundle, quantizeVersion, registry,
+        };
+        quantize.Validators.Add(result =>
+        {
+            var reg = new ModelRegistry(result.GetValue(registry)!);
+            var (bundle, version) = (result.GetValue(quantizeBundle)!, result.GetValue(quantizeVersion)!);
+            if (!reg.Versions(bundle).Contains(version, StringComparer.Ordinal))
+            {
+                result.AddError($"{bundle} {version} is not in the registry {reg.Root} (streambert models list shows what is).");
+            }
+        });
+        quantize.SetAction(result =>
+        {
+            var reg = new ModelRegistry(result.GetValue(registry)!);
+            var (bundle, version) = (result.GetValue(quantizeBundle)!, result.GetValue(quantizeVersion)!);
+            Console.WriteLine(QuantizeVersion(reg, bundle, version));
+            return 0;
+        });
+
+        return new Command("models", "List, promote, roll back and quantize model versions") { list, promote, rollback, quantize };
+    }
+
+    /// <summary>Records an int8 encoder in <paramref name="bundle"/> <paramref name="version"/>; returns the line to print.</summary>
+    internal static string QuantizeVersion(ModelRegistry registry, string bundle, string version)
+    {
+        var manifest = BundleQuantizer.Quantize(registry.BundleDirectory(bundle, version));
+        var int8 = manifest.Int8Encoder!;
+        return $"{bundle} {version}: int8 encoder {int8.File} (sha256 {int8.Sha256}, {int8.Quantizer}) from {(manifest.Encoder.File ?? manifest.Encoder.Base)} (sha256 {int8.SourceSha256})";
     }
 
     /// <summary>Event first, then CURRENT (the topic is what processors follow); CURRENT alone only when asked for.</summary>

@@ -41,7 +41,7 @@ internal static class TrainCommand
         var batchSize = new Option<int?>("--batch-size") { Description = "Fine-tuning: examples per step (default 32; ner in full mode 16)" };
         var maxLength = new Option<int?>("--max-length") { Description = "Fine-tuning: word pieces per example including [CLS] and [SEP] (default 128)" };
         var caseTypes = new Option<bool?>("--case-types") { Description = "Fine-tuning, ner: the encoder reads each word's case (none, initial, all capitals) as its token type (default: on for ner in full mode)" };
-        var int8 = new Option<bool>("--int8") { Description = "Fine-tuning: also write an int8-quantised copy as <bundle>-int8 and compare it with fp32" };
+        var int8 = new Option<bool>("--int8") { Description = "Also record an int8 encoder in the new version (served with Processor:Precision=int8); fine-tuning also writes <bundle>-int8 and compares it with fp32" };
         var command = new Command("train", "Train a task head (or fine-tune the encoder with it) and write a new bundle version")
         {
             task, data, registry, bundle, layers, hidden, epochs, evalFile, devFile, limit, mode, lr, headLr, batchSize, maxLength, caseTypes, int8,
@@ -119,12 +119,17 @@ internal static class TrainCommand
             {
                 Mode = result.GetValue(mode)!,
                 FineTune = result.GetValue(lr) is not null || result.GetValue(headLr) is not null || result.GetValue(batchSize) is not null
-                    || result.GetValue(maxLength) is not null || result.GetValue(int8) || result.GetValue(caseTypes) is not null,
+                    || result.GetValue(maxLength) is not null || (result.GetValue(int8) && result.GetValue(mode) != TrainModes.Heads) || result.GetValue(caseTypes) is not null,
             };
             if (!request.UsesFineTuning)
             {
                 var manifest = await HeadTrainingJob.RunAsync(request, Console.Out, ct);
                 Console.WriteLine($"Wrote {manifest.Name} {manifest.Version} to {Path.Combine(request.Registry, manifest.Name, manifest.Version)}");
+                if (result.GetValue(int8))
+                {
+                    Console.WriteLine(ModelsCommand.QuantizeVersion(new ModelRegistry(request.Registry), manifest.Name, manifest.Version));
+                }
+
                 return 0;
             }
 
@@ -147,6 +152,8 @@ internal static class TrainCommand
             if (outcome.Quantized is { } q)
             {
                 Console.WriteLine($"int8 {q.Manifest.Name} {q.Manifest.Version}: F1 {q.Quantized.F1:F4} (fp32 {q.Fp32.F1:F4}), throughput {q.QuantizedPerSecond:F1} vs {q.Fp32PerSecond:F1} texts/s = {q.SpeedUp:F2}x");
+                // The fp32 version also records its int8 encoder, so Processor:Precision=int8 serves it without the sibling bundle.
+                Console.WriteLine(ModelsCommand.QuantizeVersion(new ModelRegistry(request.Registry), outcome.Manifest.Name, outcome.Manifest.Version));
             }
 
             return 0;

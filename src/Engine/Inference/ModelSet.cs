@@ -49,6 +49,12 @@ public sealed class ModelSet : IDisposable
 
     public IReadOnlyList<EncoderSession> Encoders => _encoders;
 
+    /// <summary>The precision the encoders were loaded at (a hot swap loads its successor at the same).</summary>
+    public EncoderPrecision Precision { get; private init; }
+
+    /// <summary>sha256 of each served encoder graph (the int8 file's at int8), in <see cref="Encoders"/> order.</summary>
+    public IReadOnlyList<string> EncoderSha256 => [.. _shared.Select(e => e.Sha256)];
+
     /// <summary>The task heads, by task name.</summary>
     public IReadOnlyDictionary<string, TaskHead> Heads => _heads;
 
@@ -94,14 +100,15 @@ public sealed class ModelSet : IDisposable
         var encoderPaths = new List<string>();
         var encoderLayers = new List<SortedSet<int>>();
         var encoderCaseTypes = new List<bool>();
+        var encoderOfBundle = new List<int>();
         var vocabPaths = new HashSet<string>();
         foreach (var (dir, manifest) in manifests)
         {
-            var path = ResolveEncoder(dir, manifest);
-            var index = encoderKeys.IndexOf(manifest.Encoder.Sha256);
+            var (path, sha256) = ResolveEncoder(dir, manifest, settings?.Precision ?? EncoderPrecision.Fp32);
+            var index = encoderKeys.IndexOf(sha256);
             if (index < 0)
             {
-                encoderKeys.Add(manifest.Encoder.Sha256);
+                encoderKeys.Add(sha256);
                 encoderPaths.Add(path);
                 encoderLayers.Add([]);
                 encoderCaseTypes.Add(IsCaseTyped(manifest.Encoder));
@@ -109,7 +116,7 @@ public sealed class ModelSet : IDisposable
             }
             else if (encoderCaseTypes[index] != IsCaseTyped(manifest.Encoder))
             {
-                throw new InvalidDataException($"Bundles on encoder {manifest.Encoder.Sha256} disagree on its token types.");
+                throw new InvalidDataException($"Bundles on encoder {sha256} disagree on its token types.");
             }
 
             foreach (var (task, head) in manifest.Heads)
@@ -120,6 +127,7 @@ public sealed class ModelSet : IDisposable
                 }
             }
 
+            encoderOfBundle.Add(index);
             vocabPaths.Add(Path.Combine(dir, manifest.Encoder.Vocab));
         }
 
@@ -140,9 +148,8 @@ public sealed class ModelSet : IDisposable
             }
 
             var heads = new Dictionary<string, TaskHead>();
-            foreach (var (dir, manifest) in manifests)
+            foreach (var ((dir, manifest), encoderIndex) in manifests.Zip(encoderOfBundle))
             {
-                var encoderIndex = encoderKeys.IndexOf(manifest.Encoder.Sha256);
                 var model = new ModelRef(manifest.Name, manifest.Version);
                 foreach (var (task, spec) in manifest.Heads.Where(h => Serves(manifest, h.Key)))
                 {
@@ -175,6 +182,7 @@ public sealed class ModelSet : IDisposable
                 vocabHashes[0])
             {
                 TaskBundles = taskBundles,
+                Precision = settings?.Precision ?? EncoderPrecision.Fp32,
             };
         }
         catch
@@ -446,20 +454,32 @@ public sealed class ModelSet : IDisposable
         return output[^1];
     }
 
-    private static string ResolveEncoder(string dir, BundleManifest manifest)
+    /// <summary>
+    /// The graph file a bundle is served with at <paramref name="precision"/>, and its sha256 (the key encoder sessions
+    /// are shared by). int8: the bundle's own int8 file when its manifest records one (checked against its sha256), else
+    /// the fp32 graph quantised once into the content-addressed cache (<see cref="Int8EncoderCache"/>), so every bundle
+    /// can be served int8, heads-only ones included.
+    /// </summary>
+    private static (string Path, string Sha256) ResolveEncoder(string dir, BundleManifest manifest, EncoderPrecision precision)
     {
-        if (manifest.Encoder.File is { } file)
+        var fp32 = BundleQuantizer.Fp32EncoderPath(dir, manifest);
+        if (precision == EncoderPrecision.Fp32)
         {
-            return Path.Combine(dir, file);
+            return (fp32, manifest.Encoder.Sha256);
         }
 
-        if (manifest.Encoder.Base != MiniLmResources.Name || manifest.Encoder.Sha256 != MiniLmResources.ModelSha256)
+        if (manifest.Int8Encoder is { } int8)
         {
-            throw new InvalidDataException(
-                $"Bundle {manifest.Name} {manifest.Version} needs encoder {manifest.Encoder.Base} ({manifest.Encoder.Sha256}), which is not shipped.");
+            if (ModelRegistry.VerifyInt8(dir, manifest) is { } problem)
+            {
+                throw new InvalidDataException($"Bundle {manifest.Name} {manifest.Version}: {problem}.");
+            }
+
+            return (Path.Combine(dir, int8.File), int8.Sha256);
         }
 
-        return MiniLmResources.Ensure().ModelPath;
+        var cached = Int8EncoderCache.Ensure(fp32, manifest.Encoder.Sha256);
+        return (cached.ModelPath, cached.Sha256);
     }
 
     /// <summary>An encoder session that successive versions may share; disposed when the last set using it is.</summary>

@@ -366,6 +366,33 @@ public sealed class ModelRegistry
         return null;
     }
 
+    /// <summary>
+    /// Checks a bundle's int8 encoder (the manifest's <c>int8Encoder</c>): present, quantised from the bundle's own fp32
+    /// encoder, and with its recorded sha256 on disk. Returns the first problem, or null. Kept apart from
+    /// <see cref="Verify"/> so a damaged int8 file never stops fp32 serving.
+    /// </summary>
+    public static string? VerifyInt8(string bundleDirectory, BundleManifest manifest)
+    {
+        if (manifest.Int8Encoder is not { } int8)
+        {
+            return "the manifest records no int8 encoder";
+        }
+
+        if (int8.SourceSha256 != manifest.Encoder.Sha256)
+        {
+            return $"the int8 encoder was quantised from {int8.SourceSha256}, the bundle's encoder is {manifest.Encoder.Sha256}";
+        }
+
+        var path = Path.Combine(bundleDirectory, int8.File);
+        if (!File.Exists(path))
+        {
+            return $"{int8.File} is missing";
+        }
+
+        var actual = FileHash.Sha256(path);
+        return actual == int8.Sha256 ? null : $"{int8.File} has sha256 {actual}, manifest says {int8.Sha256}";
+    }
+
     private string NextVersion(string bundle)
     {
         var max = 0;
@@ -400,7 +427,8 @@ public sealed class ModelRegistry
         if (manifest.Name is null || manifest.Version is null || manifest.Encoder?.Sha256 is null || manifest.Encoder.Base is null || manifest.Encoder.Vocab is null
             || manifest.Heads is null || manifest.Files is null || manifest.Metrics is null || manifest.Training is null
             || manifest.Heads.Values.Any(h => h is null || h.File is null || h.Kind is null || h.Labels is null || h.Layers is null)
-            || manifest.Files.Values.Any(v => v is null))
+            || manifest.Files.Values.Any(v => v is null)
+            || (manifest.Int8Encoder is { } int8 && (int8.File is null || int8.Sha256 is null || int8.SourceSha256 is null || int8.Quantizer is null)))
         {
             throw new InvalidDataException($"{path} has a null where a value is required.");
         }
@@ -422,6 +450,11 @@ public sealed class ModelRegistry
         if (manifest.Encoder.File is { } encoder && !IsPlainFileName(encoder))
         {
             return $"encoder file '{encoder}' is not a plain file name in the bundle";
+        }
+
+        if (manifest.Int8Encoder is { } int8 && (!IsPlainFileName(int8.File) || int8.File == ManifestFile))
+        {
+            return $"int8 encoder file '{int8.File}' is not a plain file name in the bundle";
         }
 
         if (!IsPlainFileName(manifest.Encoder.Vocab))

@@ -54,5 +54,6 @@ public static class ModelLoader
         },
         IntraOpThreads = options.IntraOpThreads,
         Packing = options.Packing,
+        Precision = EncoderPrecisions.Parse(options.Precision, "Processor:Precision"),
     };
 }

@@ -124,6 +124,15 @@ public sealed class ProcessorOptions
     /// <summary><c>auto</c>, <c>cpu</c> or <c>cuda</c>.</summary>
     [RegularExpression("^(auto|cpu|cuda)$")] public string Device { get; set; } = "auto";
 
+    /// <summary>
+    /// <c>fp32</c> (default) or <c>int8</c>: the encoder graph every bundle is served with. int8 serves the bundle's
+    /// recorded int8 encoder, else its fp32 encoder quantised once into the cache (per-column weights, keyed by the
+    /// source's sha256), so heads-only bundles are served int8 too. The default stays fp32: the measured F1 cost of int8
+    /// per task is in the README ("int8"); choose int8 where that cost is acceptable for 2–3× encoder throughput.
+    /// </summary>
+    [RegularExpression("^(?i:fp32|int8)$", ErrorMessage = "Processor:Precision must be fp32 or int8.")]
+    public string Precision { get; set; } = "fp32";
+
     /// <summary>ONNX Runtime threads per operator; 0 = one per core.</summary>
     [Range(0, 256)] public int IntraOpThreads { get; set; }
 

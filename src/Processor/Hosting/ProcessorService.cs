@@ -104,6 +104,7 @@ public sealed partial class ProcessorService : BackgroundService
         }
 
         LogDevice(_logger, models.Device.Provider, models.Device.Reason);
+        LogPrecision(_logger, EncoderPrecisions.Name(models.Precision), string.Join(", ", models.EncoderSha256));
         if (chaos.Enabled)
         {
             LogChaos(_logger, _options.Chaos.FaultStage, _options.Chaos.FaultAfter);
@@ -480,6 +481,9 @@ public sealed partial class ProcessorService : BackgroundService
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Execution provider: {Provider} ({Reason})")]
     private static partial void LogDevice(ILogger logger, string provider, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Precision: {Precision} (encoder sha256 {EncoderSha256})")]
+    private static partial void LogPrecision(ILogger logger, string precision, string encoderSha256);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Processor consuming {Topics}")]
     private static partial void LogStarted(ILogger logger, string topics);

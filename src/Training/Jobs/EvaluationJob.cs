@@ -47,9 +47,11 @@ public static class EvaluationJob
     /// Only the rows the training split holds out (deduplicated, hash bucket &lt; 20; see <see cref="DatasetSplit"/>),
     /// so a model trained on these files is evaluated on exactly the rows it never saw.
     /// </param>
-    public static EvaluationReport Run(string task, IReadOnlyList<string> files, string bundleDirectory, CancellationToken cancellationToken, bool heldOutOnly = false)
+    /// <param name="precision">The encoder graph served (<see cref="SessionSettings.Precision"/>).</param>
+    public static EvaluationReport Run(
+        string task, IReadOnlyList<string> files, string bundleDirectory, CancellationToken cancellationToken, bool heldOutOnly = false, EncoderPrecision precision = EncoderPrecision.Fp32)
     {
-        using var models = ModelSet.Load([bundleDirectory]);
+        using var models = ModelSet.Load([bundleDirectory], new SessionSettings { Precision = precision });
         IReadOnlyList<LabeledText> Rows(IEnumerable<LabeledText> rows) =>
             heldOutOnly ? DatasetSplit.Split(DatasetSplit.Deduplicate(rows).Items).Test : rows.ToList();
         return task switch

@@ -1,3 +1,4 @@
+using StreamBert.Engine.Models;
 using StreamBert.Training.Onnx;
 using Xunit.Abstractions;
 
@@ -12,7 +13,7 @@ public sealed class Int8QuantizerTests(BertFixture fixture, ITestOutputHelper ou
         var fp32 = BertOnnxWriter.Build(fixture.Encoder);
 
         var (int8, quantized) = Int8Quantizer.Quantize(fp32);
-        var cosine = Int8Quantizer.MeanPooledCosine(fp32, int8, fixture.Tokenizer, fixture.Texts, BertFixture.MaxLength);
+        var cosine = Int8Parity.MeanPooledCosine(fp32, int8, fixture.Tokenizer, fixture.Texts, BertFixture.MaxLength);
 
         output.WriteLine($"{quantized} MatMuls quantised; mean-pooled cosine to fp32: min {cosine.Min:F4}, mean {cosine.Mean:F4} over {fixture.Texts.Count} texts");
         Assert.Equal(36, quantized);

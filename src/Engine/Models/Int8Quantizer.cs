@@ -1,8 +1,8 @@
+using System.Runtime.InteropServices;
 using Google.Protobuf;
 using Onnx;
-using StreamBert.Engine.Tokenization;
 
-namespace StreamBert.Training.Onnx;
+namespace StreamBert.Engine.Models;
 
 /// <summary>
 /// Dynamic int8 quantisation of an encoder graph: every MatMul of the encoder layers with a constant 2-D weight becomes
@@ -11,13 +11,21 @@ namespace StreamBert.Training.Onnx;
 /// cosine to fp32 ≈ 0.99; per-tensor scales were not acceptable (cosine down to 0.86), hence one scale per output column.
 /// </summary>
 /// <remarks>
-/// The bias Adds are kept as they are, so the graph still looks like the export to <c>EncoderGraph</c> (layers found by
-/// their LayerNorm parameters); embeddings, LayerNorms and attention products stay fp32. Check task metrics after
-/// quantising: the cosine bound is about representations, not about decisions near a threshold.
+/// Lives in the engine (not the training library) because the processor quantises the pretrained encoder itself, once,
+/// into the cache (<see cref="Int8EncoderCache"/>). The bias Adds are kept as they are, so the graph still looks like
+/// the export to <c>EncoderGraph</c> (layers found by their LayerNorm parameters); embeddings, LayerNorms and attention
+/// products stay fp32. The output is a pure function of the input graph and <see cref="Version"/>: any change to what
+/// it writes must change <see cref="Version"/>, which keys the cache, so no stale quantised graph is ever served.
 /// </remarks>
 public static class Int8Quantizer
 {
     public const string MicrosoftDomain = "com.microsoft";
+
+    /// <summary>
+    /// Identity of the quantisation recipe (op, weight scheme, which weights stay fp32). Part of the cache key and of the
+    /// manifest's int8 record.
+    /// </summary>
+    public const string Version = "dqmm-s8-percolumn-v1";
 
     /// <summary>A quantised copy of <paramref name="model"/>; returns it with the number of MatMuls rewritten.</summary>
     public static (ModelProto Model, int Quantized) Quantize(ModelProto model)
@@ -37,7 +45,7 @@ public static class Int8Quantizer
 
             var rows = checked((int)weight.Dims[0]);
             var cols = checked((int)weight.Dims[1]);
-            var values = OnnxWeights.Floats(weight);
+            var values = Floats(weight);
             var scales = new float[cols];
             for (var r = 0; r < rows; r++)
             {
@@ -62,7 +70,8 @@ public static class Int8Quantizer
             var prefix = weight.Name;
             var qWeight = new TensorProto { Name = prefix + ".int8", DataType = (int)TensorProto.Types.DataType.Int8, RawData = ByteString.CopyFrom(q) };
             qWeight.Dims.AddRange([rows, cols]);
-            var scale = BertOnnxWriter.FloatTensor(prefix + ".scale", [cols], scales);
+            var scale = new TensorProto { Name = prefix + ".scale", DataType = (int)TensorProto.Types.DataType.Float, RawData = ByteString.CopyFrom(MemoryMarshal.AsBytes(scales.AsSpan())) };
+            scale.Dims.Add(cols);
             var zero = new TensorProto { Name = prefix + ".zero_point", DataType = (int)TensorProto.Types.DataType.Int8, RawData = ByteString.CopyFrom(new byte[cols]) };
             zero.Dims.Add(cols);
             graph.Initializer.Add(qWeight);
@@ -89,48 +98,8 @@ public static class Int8Quantizer
         return (result, quantized);
     }
 
-    /// <summary>
-    /// Smallest and mean cosine, over <paramref name="texts"/>, between the mean-pooled <c>last_hidden_state</c> of the
-    /// two graphs (the quantity sentence heads read).
-    /// </summary>
-    public static (double Min, double Mean) MeanPooledCosine(ModelProto reference, ModelProto candidate, WordPieceTokenizer tokenizer, IReadOnlyList<string> texts, int maxLength = 64)
-    {
-        var batch = ParityBatch.Encode(tokenizer, texts, maxLength);
-        string[] outputs = [BertOnnxWriter.LastHiddenState];
-        var a = OnnxParity.RunOrt(reference, batch, outputs)[outputs[0]];
-        var b = OnnxParity.RunOrt(candidate, batch, outputs)[outputs[0]];
-        var hidden = a.Length / (batch.Rows * batch.Length);
-        var min = 1.0;
-        var sum = 0.0;
-        for (var row = 0; row < batch.Rows; row++)
-        {
-            var pa = new double[hidden];
-            var pb = new double[hidden];
-            for (var t = 0; t < batch.Lengths[row]; t++)
-            {
-                var offset = ((row * batch.Length) + t) * hidden;
-                for (var h = 0; h < hidden; h++)
-                {
-                    pa[h] += a[offset + h];
-                    pb[h] += b[offset + h];
-                }
-            }
-
-            double dot = 0, na = 0, nb = 0;
-            for (var h = 0; h < hidden; h++)
-            {
-                dot += pa[h] * pb[h];
-                na += pa[h] * pa[h];
-                nb += pb[h] * pb[h];
-            }
-
-            var cosine = dot / Math.Sqrt(na * nb);
-            min = Math.Min(min, cosine);
-            sum += cosine;
-        }
-
-        return (min, sum / batch.Rows);
-    }
+    private static float[] Floats(TensorProto tensor) =>
+        tensor.RawData.Length > 0 ? MemoryMarshal.Cast<byte, float>(tensor.RawData.Span).ToArray() : [.. tensor.FloatData];
 
     // Encoder layers only: a head's small classifier gains nothing from int8 and its logits would lose precision.
     private static bool IsEncoderWeight(GraphProto graph, NodeProto matMul)
