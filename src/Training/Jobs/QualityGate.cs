@@ -10,7 +10,7 @@ namespace StreamBert.Training.Jobs;
 /// </summary>
 /// <remarks>
 /// <para>Spam and claims candidates carry an operating target (spam: FPR ≤ 1%, claims: precision ≥ 0.8). A candidate
-/// that misses it on the set is refused, unless the current version misses it too and the candidate is no further
+/// that misses it on the set by more than the tolerance is refused, unless the current version misses it too and the candidate is no further
 /// from it (a domain the model has not adapted to yet: refusing every candidate there would stop the adaptation).
 /// Among versions meeting it, the candidate must not lose more than the tolerance of recall at the operating point,
 /// the quantity a precision-first product trades on.</para>
@@ -29,8 +29,10 @@ public static class QualityGate
         {
             var candidateValue = TargetValue(target, candidate);
             var currentValue = TargetValue(target, current);
-            var candidateMeets = Meets(target, candidateValue);
-            var currentMeets = Meets(target, currentValue);
+            // The evaluation sets are not the data the threshold was fitted on (and held-out labels can be a few dozen):
+            // the target holds on them within the tolerance.
+            var candidateMeets = Meets(target, candidateValue, tolerance);
+            var currentMeets = Meets(target, currentValue, tolerance);
             var what = OperatingPointFinder.Describe(target);
             if (!candidateMeets && (currentMeets || Worse(target, candidateValue, currentValue, tolerance)))
             {
@@ -57,8 +59,8 @@ public static class QualityGate
     private static double TargetValue(OperatingTarget target, EvaluationReport report) =>
         target.Metric == OperatingTarget.MaxFalsePositiveRate ? report.FalsePositiveRate ?? 0 : report.Precision;
 
-    private static bool Meets(OperatingTarget target, double value) =>
-        target.Metric == OperatingTarget.MaxFalsePositiveRate ? value <= target.Value : value >= target.Value;
+    private static bool Meets(OperatingTarget target, double value, double tolerance) =>
+        target.Metric == OperatingTarget.MaxFalsePositiveRate ? value <= target.Value + tolerance : value >= target.Value - tolerance;
 
     /// <summary>Whether the candidate's value is further from the target than the current one's, beyond the tolerance.</summary>
     private static bool Worse(OperatingTarget target, double candidate, double current, double tolerance) =>
