@@ -105,4 +105,94 @@ public sealed record HeadSpec
 
     /// <summary>File in the bundle holding the head weights.</summary>
     [JsonPropertyName("file")] public required string File { get; init; }
+
+    /// <summary>
+    /// Sequence heads: the map from the head's logit margin to the served score, fitted on held-out data so the score
+    /// reads as a probability. Null (manifests written before calibration existed) = the plain softmax.
+    /// </summary>
+    [JsonPropertyName("calibration")] public ScoreCalibration? Calibration { get; init; }
+
+    /// <summary>Sequence heads: the served threshold and how it was chosen. Null = 0.5, as before operating points existed.</summary>
+    [JsonPropertyName("operatingPoint")] public OperatingPoint? OperatingPoint { get; init; }
 }
+
+/// <summary>
+/// A monotone map from a binary head's logit margin (positive logit minus negative logit) to a probability.
+/// Monotone, so calibrating each window of a long text and taking the maximum equals calibrating the maximum.
+/// </summary>
+public sealed record ScoreCalibration
+{
+    /// <summary><see cref="TemperatureMethod"/> or <see cref="IsotonicMethod"/>.</summary>
+    [JsonPropertyName("method")] public required string Method { get; init; }
+
+    /// <summary>Temperature scaling: score = sigmoid(margin / temperature).</summary>
+    [JsonPropertyName("temperature")] public double? Temperature { get; init; }
+
+    /// <summary>
+    /// Isotonic: knots (margin, probability), margins increasing and probabilities non-decreasing; the score is
+    /// linear between knots and constant beyond the ends.
+    /// </summary>
+    [JsonPropertyName("knots")] public IReadOnlyList<CalibrationKnot>? Knots { get; init; }
+
+    /// <summary>Expected calibration error (10 equal-width bins) of the chosen map on data it was not fitted on.</summary>
+    [JsonPropertyName("heldOutEce")] public double? HeldOutEce { get; init; }
+
+    /// <summary>What the map was fitted on, for people.</summary>
+    [JsonPropertyName("fittedOn")] public string? FittedOn { get; init; }
+
+    public const string TemperatureMethod = "temperature";
+    public const string IsotonicMethod = "isotonic";
+}
+
+/// <summary>One knot of an isotonic calibration map.</summary>
+public sealed record CalibrationKnot(
+    [property: JsonPropertyName("margin")] double Margin,
+    [property: JsonPropertyName("probability")] double Probability);
+
+/// <summary>What a threshold is chosen for: a ceiling on the false-positive rate, or a floor on precision.</summary>
+public sealed record OperatingTarget
+{
+    /// <summary><see cref="MaxFalsePositiveRate"/> or <see cref="MinPrecision"/>.</summary>
+    [JsonPropertyName("metric")] public required string Metric { get; init; }
+
+    [JsonPropertyName("value")] public required double Value { get; init; }
+
+    /// <summary>At most this share of negatives (ham) is flagged; recall is maximised under it.</summary>
+    public const string MaxFalsePositiveRate = "maxFpr";
+
+    /// <summary>At least this share of flagged items is positive; recall is maximised under it.</summary>
+    public const string MinPrecision = "minPrecision";
+}
+
+/// <summary>A served threshold on the calibrated score, the target it was chosen for and the curve it was chosen from.</summary>
+public sealed record OperatingPoint
+{
+    [JsonPropertyName("target")] public required OperatingTarget Target { get; init; }
+
+    /// <summary>A score at or above this is the positive label.</summary>
+    [JsonPropertyName("threshold")] public required double Threshold { get; init; }
+
+    /// <summary>Whether some threshold met the target on the fitting data (if not: the highest-precision one was taken).</summary>
+    [JsonPropertyName("targetMet")] public required bool TargetMet { get; init; }
+
+    /// <summary>Precision, recall and false-positive rate at <see cref="Threshold"/> on the fitting data.</summary>
+    [JsonPropertyName("precision")] public required double Precision { get; init; }
+    [JsonPropertyName("recall")] public required double Recall { get; init; }
+    [JsonPropertyName("fpr")] public required double FalsePositiveRate { get; init; }
+
+    /// <summary>Rows (positives) of the fitting data.</summary>
+    [JsonPropertyName("n")] public required int N { get; init; }
+    [JsonPropertyName("positives")] public required int Positives { get; init; }
+
+    [JsonPropertyName("fittedOn")] public string? FittedOn { get; init; }
+
+    /// <summary>A compact precision/recall/FPR curve over thresholds on the fitting data (the chosen one included).</summary>
+    [JsonPropertyName("curve")] public required IReadOnlyList<CurvePoint> Curve { get; init; }
+}
+
+/// <summary>One point of an operating curve.</summary>
+public sealed record CurvePoint(
+    [property: JsonPropertyName("threshold")] double Threshold,
+    [property: JsonPropertyName("precision")] double Precision,
+    [property: JsonPropertyName("recall")] double Recall,
+    [property: JsonPropertyName("fpr")] double FalsePositiveRate);

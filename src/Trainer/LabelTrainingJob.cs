@@ -5,6 +5,7 @@ using StreamBert.Engine.Heads;
 using StreamBert.Engine.Inference;
 using StreamBert.Engine.Models;
 using StreamBert.Engine.Tokenization;
+using StreamBert.Training.Calibration;
 using StreamBert.Training.Data;
 using StreamBert.Training.Evaluation;
 using StreamBert.Training.FeatureExtraction;
@@ -16,8 +17,15 @@ using StreamBert.Training.Onnx;
 
 namespace StreamBert.Trainer;
 
-/// <summary>One evaluation set's F1 for the live version and the candidate.</summary>
-public sealed record GateScore(string Set, int N, double Current, double Candidate);
+/// <summary>One evaluation set's F1 for the live version and the candidate, and (spam, claims) recall and FPR at each one's operating point.</summary>
+public sealed record GateScore(string Set, int N, double Current, double Candidate)
+{
+    public double? CurrentRecall { get; init; }
+    public double? CandidateRecall { get; init; }
+    public double? CurrentFalsePositiveRate { get; init; }
+    public double? CandidateFalsePositiveRate { get; init; }
+    public double? CandidatePrecision { get; init; }
+}
 
 /// <summary>What a run did: published a version, or why not.</summary>
 public sealed record TrainingOutcome(string Task, string Bundle, string ParentVersion, BundleManifest? Published, string Reason, IReadOnlyList<GateScore> Scores, int TrainRows, TimeSpan Elapsed);
@@ -71,10 +79,13 @@ public sealed class LabelTrainingJob
             var draft = fineTune
                 ? StageFineTuned(task, parent, parentDirectory, parentVersion, spec, parentHead, data, staging, cancellationToken)
                 : StageHead(task, parent, parentDirectory, parentVersion, spec, parentHead, data, staging, cancellationToken);
+            draft = Calibrate(task, draft, data, staging, cancellationToken);
+            var target = draft.Heads[task].OperatingPoint?.Target;
             _log.WriteLine($"[trainer] {task}: candidate trained on {data.TrainRows} rows in {clock.Elapsed.TotalSeconds:F0} s ({(fineTune ? "encoder and head fine-tuned" : "head retrained")}); judging against {bundle} {parentVersion}");
 
             // The candidate is staged exactly as it would be served; both versions are judged through the serving path.
             var scores = new List<GateScore>();
+            var refusals = new List<string>();
             EvaluationReport? headline = null;
             using (var current = ModelSet.Load([parentDirectory]))
             using (var candidate = ModelSet.Load([staging]))
@@ -84,8 +95,21 @@ public sealed class LabelTrainingJob
                     var before = evaluate(current, cancellationToken);
                     var after = evaluate(candidate, cancellationToken);
                     headline ??= after;
-                    scores.Add(new GateScore(name, after.N, before.F1, after.F1));
-                    _log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"[trainer] {task} on {name} (n {after.N}): F1 {before.F1:F4} ({parentVersion}) → {after.F1:F4} (candidate)"));
+                    scores.Add(new GateScore(name, after.N, before.F1, after.F1)
+                    {
+                        CurrentRecall = before.Threshold is null ? null : before.Recall,
+                        CandidateRecall = after.Threshold is null ? null : after.Recall,
+                        CurrentFalsePositiveRate = before.FalsePositiveRate,
+                        CandidateFalsePositiveRate = after.FalsePositiveRate,
+                        CandidatePrecision = after.Threshold is null ? null : after.Precision,
+                    });
+                    _log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"[trainer] {task} on {name} (n {after.N}): F1 {before.F1:F4} ({parentVersion}) → {after.F1:F4} (candidate)")
+                        + (after.Threshold is null ? "" : string.Create(CultureInfo.InvariantCulture,
+                            $"; at each one's operating point: recall {before.Recall:F4} → {after.Recall:F4}, precision {before.Precision:F4} → {after.Precision:F4}, FPR {before.FalsePositiveRate:F4} → {after.FalsePositiveRate:F4}")));
+                    if (QualityGate.Judge(name, before, after, target, spec.OperatingPoint is not null, _options.Tolerance) is { } refusal)
+                    {
+                        refusals.Add(refusal);
+                    }
                 }
             }
 
@@ -94,11 +118,9 @@ public sealed class LabelTrainingJob
                 return new TrainingOutcome(task, bundle, parentVersion, null, "no evaluation set: configure an evaluation file or send more labels", scores, data.TrainRows, clock.Elapsed);
             }
 
-            var worse = scores.Where(s => s.Candidate < s.Current - _options.Tolerance).ToList();
-            if (worse.Count > 0)
+            if (refusals.Count > 0)
             {
-                var reason = string.Join("; ", worse.Select(s => string.Create(CultureInfo.InvariantCulture, $"F1 on {s.Set} {s.Candidate:F4} < {s.Current:F4} - {_options.Tolerance}")));
-                return new TrainingOutcome(task, bundle, parentVersion, null, "quality gate: " + reason, scores, data.TrainRows, clock.Elapsed);
+                return new TrainingOutcome(task, bundle, parentVersion, null, "quality gate: " + string.Join("; ", refusals), scores, data.TrainRows, clock.Elapsed);
             }
 
             var metrics = new Dictionary<string, IReadOnlyDictionary<string, double>>(parent.Metrics) { [task] = headline!.ToMetrics() };
@@ -112,6 +134,11 @@ public sealed class LabelTrainingJob
                 ["evaluatedOn"] = string.Join("; ", scores.Select(s => $"{s.Set} (n {s.N})")),
                 ["labelOffsets"] = string.Join(",", labelOffsets.Select(o => $"{o.Key}={o.Value}")),
             };
+            if (draft.Heads[task].Calibration?.FittedOn is { } fittedOn)
+            {
+                training["calibration"] = fittedOn;
+            }
+
             foreach (var key in new[] { "onnxParityMaxAbsDiff", "caseTypes", "wordShape" })
             {
                 if (fineTune && draft.Training.TryGetValue(key, out var value))
@@ -156,6 +183,9 @@ public sealed class LabelTrainingJob
         IReadOnlyList<NerSentence> Sentences,
         IReadOnlyList<(string Name, Func<ModelSet, CancellationToken, EvaluationReport> Evaluate)> Sets)
     {
+        /// <summary>Spam, claims: rows kept out of training to fit calibration and threshold (each text once).</summary>
+        public IReadOnlyList<LabeledText> Calibration { get; init; } = [];
+
         public int TrainRows => Texts.Count + Sentences.Count;
     }
 
@@ -180,9 +210,14 @@ public sealed class LabelTrainingJob
         // Reviewers label today's traffic; the base data is yesterday's prior. Repeating each label weighs it
         // against a base set usually ten times larger (the continuous-learning scenario measures the effect).
         // Sorted: labels arrive interleaved across partitions, and the run must not depend on that order.
-        var train = baseTrain.Concat(labelTrain.SelectMany(l => Enumerable.Repeat(l, _options.LabelWeight)))
+        // Calibration and threshold are fitted on base and label rows the head does not see: the same mix it is trained
+        // on, so the threshold reflects today's traffic as much as training does.
+        var (baseFit, baseCalibration) = HeadCalibration.Split(baseTrain);
+        var (labelFit, labelCalibration) = HeadCalibration.Split(labelTrain);
+        var calibration = baseCalibration.Concat(labelCalibration).OrderBy(r => r.Text, StringComparer.Ordinal).ToList();
+        var train = baseFit.Concat(labelFit.SelectMany(l => Enumerable.Repeat(l, _options.LabelWeight)))
             .OrderBy(r => r.Text, StringComparer.Ordinal).ThenBy(r => r.Label, StringComparer.Ordinal).ToList();
-        _log.WriteLine($"[trainer] {task}: {train.Count} training rows ({latest.Count - heldOut.Count} texts from labels); {heldOut.Count} held-out labels, {fixedSet.Count} fixed evaluation rows");
+        _log.WriteLine($"[trainer] {task}: {train.Count} training rows ({labelFit.Count} texts from labels), {calibration.Count} calibration rows ({labelCalibration.Count} from labels); {heldOut.Count} held-out labels, {fixedSet.Count} fixed evaluation rows");
 
         var sets = new List<(string, Func<ModelSet, CancellationToken, EvaluationReport>)>();
         if (heldOut.Count >= _options.MinHeldOutLabels)
@@ -195,7 +230,7 @@ public sealed class LabelTrainingJob
             sets.Add((Path.GetFileName(evalFile!), (models, ct) => EvaluationJob.Binary(models, task, fixedSet, positive, ct)));
         }
 
-        return new LabelData(train, [], sets);
+        return new LabelData(train, [], sets) { Calibration = calibration };
     }
 
     private LabelData NerData(IReadOnlyList<NerSentence> labels)
@@ -399,6 +434,47 @@ public sealed class LabelTrainingJob
         {
             ((IDisposable)head).Dispose();
         }
+    }
+
+    /// <summary>
+    /// Re-fits the staged candidate's calibration and operating point (spam, claims) on the run's calibration rows and
+    /// rewrites its manifest; every run does, since a new head's margins mean something new. Without both classes among
+    /// those rows the parent's calibration would describe another head, so the candidate serves uncalibrated at 0.5.
+    /// </summary>
+    private BundleManifest Calibrate(string task, BundleManifest draft, LabelData data, string staging, CancellationToken cancellationToken)
+    {
+        if (task == TaskNames.Ner)
+        {
+            return draft;
+        }
+
+        var spec = draft.Heads[task];
+        var positive = spec.Labels[^1];
+        var positives = data.Calibration.Count(r => r.Label == positive);
+        HeadSpec calibrated;
+        if (positives == 0 || positives == data.Calibration.Count)
+        {
+            _log.WriteLine($"[trainer] {task}: {data.Calibration.Count} calibration rows hold {positives} {positive}: no calibration, threshold 0.5");
+            calibrated = spec with { Calibration = null, OperatingPoint = null };
+        }
+        else
+        {
+            var target = _options.TargetOf(task);
+            var fittedOn = $"{data.Calibration.Count} rows of base data and labels held out from the head (salted hash bucket < {HeadCalibration.DefaultPercent} of 100), {positives} {positive}";
+            using (var models = ModelSet.Load([staging]))
+            {
+                calibrated = HeadCalibration.Fit(models, task, data.Calibration, target, fittedOn, cancellationToken);
+            }
+
+            var point = calibrated.OperatingPoint!;
+            _log.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"[trainer] {task}: calibration {calibrated.Calibration!.Method} (cross-fitted ECE {calibrated.Calibration.HeldOutEce:F4}); threshold {point.Threshold:G4} for {OperatingPointFinder.Describe(target)}{(point.TargetMet ? "" : " (NOT met)")}: precision {point.Precision:F4}, recall {point.Recall:F4}, FPR {point.FalsePositiveRate:F4} on {data.Calibration.Count} calibration rows"));
+        }
+
+        var heads = new Dictionary<string, HeadSpec>(draft.Heads) { [task] = calibrated };
+        var rewritten = draft with { Heads = heads };
+        File.WriteAllText(Path.Combine(staging, ModelRegistry.ManifestFile), System.Text.Json.JsonSerializer.Serialize(rewritten, ModelRegistry.Json));
+        return rewritten;
     }
 
     /// <summary>

@@ -19,7 +19,11 @@ public sealed class TrainerOptions
     /// <summary>…or this long after the first label not yet trained on, whichever comes first.</summary>
     [Range(typeof(TimeSpan), "00:00:01", "7.00:00:00")] public TimeSpan MaxWait { get; set; } = TimeSpan.FromMinutes(10);
 
-    /// <summary>The candidate is published only if its F1 on every evaluation set is at least the current version's minus this.</summary>
+    /// <summary>
+    /// The candidate is published only if, on every evaluation set, its recall at the operating point (or its F1, against a
+    /// current version without one) is at least the current one's minus this, and it meets its operating target there
+    /// (or misses it by no more than this beyond the current version; <see cref="Training.Jobs.QualityGate"/>).
+    /// </summary>
     [Range(0.0, 1.0)] public double Tolerance { get; set; } = 0.005;
 
     /// <summary>Labelled files the model was built from, per task (spam → SMS Spam Collection …): reviewers' labels add to them.</summary>
@@ -75,6 +79,17 @@ public sealed class TrainerOptions
     [Range(1e-7, 1.0)] public double FineTuneHeadLearningRate { get; set; } = 1e-4;
 
     [Range(1, 4096)] public int FineTuneBatchSize { get; set; } = 16;
+
+    /// <summary>Spam: every run chooses the served threshold for at most this share of ham flagged (on its calibration rows).</summary>
+    [Range(0.0, 1.0)] public double SpamMaxFalsePositiveRate { get; set; } = 0.01;
+
+    /// <summary>Claims: every run chooses the served threshold for at least this precision (on its calibration rows).</summary>
+    [Range(0.0, 1.0)] public double ClaimsMinPrecision { get; set; } = 0.8;
+
+    /// <summary>The operating target of <paramref name="task"/> (spam, claims).</summary>
+    public OperatingTarget TargetOf(string task) => task == TaskNames.Spam
+        ? new OperatingTarget { Metric = OperatingTarget.MaxFalsePositiveRate, Value = SpamMaxFalsePositiveRate }
+        : new OperatingTarget { Metric = OperatingTarget.MinPrecision, Value = ClaimsMinPrecision };
 
     /// <summary>The bundle <paramref name="task"/>'s labels retrain.</summary>
     public string BundleOf(string task) => Bundles.GetValueOrDefault(task) ?? Training.Jobs.TaskDefaults.BundleOf(task);

@@ -30,6 +30,14 @@ internal static class CommandChecks
         }
     });
 
+    public static void Between(Option<double?> option, double min, double max) => option.Validators.Add(r =>
+    {
+        if (r.GetValueOrDefault<double?>() is { } v && !(v >= min && v <= max))
+        {
+            r.AddError(FormattableString.Invariant($"{option.Name} {v}: expected a number from {min} to {max}."));
+        }
+    });
+
     public static void Positive(Option<float?> option) => option.Validators.Add(r =>
     {
         if (r.GetValueOrDefault<float?>() is { } v && !(float.IsFinite(v) && v > 0))

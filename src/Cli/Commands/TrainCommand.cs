@@ -42,9 +42,11 @@ internal static class TrainCommand
         var maxLength = new Option<int?>("--max-length") { Description = "Fine-tuning: word pieces per example including [CLS] and [SEP] (default 128)" };
         var caseTypes = new Option<bool?>("--case-types") { Description = "Fine-tuning, ner: the encoder reads each word's case (none, initial, all capitals) as its token type (default: on for ner in full mode)" };
         var int8 = new Option<bool>("--int8") { Description = "Also record an int8 encoder in the new version (served with Processor:Precision=int8); fine-tuning also writes <bundle>-int8 and compares it with fp32" };
+        var maxFpr = new Option<double?>("--max-fpr") { Description = "Spam and claims, heads mode: choose the served threshold for at most this false-positive rate on the calibration rows (default spam 0.01)" };
+        var minPrecision = new Option<double?>("--min-precision") { Description = "Spam and claims, heads mode: choose the served threshold for at least this precision on the calibration rows (default claims 0.8)" };
         var command = new Command("train", "Train a task head (or fine-tune the encoder with it) and write a new bundle version")
         {
-            task, data, registry, bundle, layers, hidden, epochs, evalFile, devFile, limit, mode, lr, headLr, batchSize, maxLength, caseTypes, int8,
+            task, data, registry, bundle, layers, hidden, epochs, evalFile, devFile, limit, mode, lr, headLr, batchSize, maxLength, caseTypes, int8, maxFpr, minPrecision,
         };
         // Bad values end at parsing, with one line naming the flag, instead of deep inside a training run.
         CommandChecks.Files(data, evalFile, devFile);
@@ -60,6 +62,15 @@ internal static class TrainCommand
             if (r.GetValue(data) is not { Length: > 0 } && r.GetValue(task) != TaskNames.Ner)
             {
                 r.AddError("--data is required for spam and claims.");
+            }
+        });
+        CommandChecks.Between(maxFpr, 0.0, 1.0);
+        CommandChecks.Between(minPrecision, 0.0, 1.0);
+        command.Validators.Add(r =>
+        {
+            if (r.GetValue(maxFpr) is not null && r.GetValue(minPrecision) is not null)
+            {
+                r.AddError("--max-fpr and --min-precision are two targets for one threshold: give one.");
             }
         });
         layers.Validators.Add(r =>
@@ -79,6 +90,9 @@ internal static class TrainCommand
                 EvalFile = result.GetValue(evalFile),
                 DevFile = result.GetValue(devFile),
                 Limit = result.GetValue(limit),
+                Target = result.GetValue(maxFpr) is { } fpr ? new OperatingTarget { Metric = OperatingTarget.MaxFalsePositiveRate, Value = fpr }
+                    : result.GetValue(minPrecision) is { } precision ? new OperatingTarget { Metric = OperatingTarget.MinPrecision, Value = precision }
+                    : null,
             };
             if (request.DataFiles.Count == 0)
             {

@@ -7,7 +7,19 @@ using StreamBert.Engine.Tokenization;
 namespace StreamBert.Engine.Inference;
 
 /// <summary>A task head ready to run: its spec, weights and the bundle version it came from.</summary>
-public sealed record TaskHead(string Task, HeadSpec Spec, DenseHead Head, ModelRef Model, int EncoderIndex, int MaxSequenceLength);
+public sealed record TaskHead(string Task, HeadSpec Spec, DenseHead Head, ModelRef Model, int EncoderIndex, int MaxSequenceLength)
+{
+    /// <summary>Sequence heads: the manifest's calibration (identity when it has none).</summary>
+    public ScoreCalibrator Calibrator { get; } = new(Spec.Calibration);
+
+    /// <summary>
+    /// Sequence heads: the calibrated score at or above which the positive label is served, from the manifest's operating
+    /// point; 0.5 for a manifest without one (what every version served before operating points existed).
+    /// </summary>
+    public double Threshold { get; } = Spec.OperatingPoint?.Threshold ?? DefaultThreshold;
+
+    public const double DefaultThreshold = 0.5;
+}
 
 /// <summary>
 /// The loaded, verified bundles a processor serves: one ONNX Runtime session per distinct encoder graph
@@ -364,14 +376,18 @@ public sealed class ModelSet : IDisposable
             if ((work.Tasks & TaskSet.Spam) != 0 && spam is not null)
             {
                 var head = spam;
-                work.SpamScore = PositiveProbability(head, states, row, start, work.Ids.Length, features, logits);
+                work.SpamMargin = PositiveMargin(head, states, row, start, work.Ids.Length, features, logits);
+                work.SpamScore = (float)head.Calibrator.Probability(work.SpamMargin);
+                work.SpamThreshold = head.Threshold;
                 work.SpamModel = head.Model;
             }
 
             if ((work.Tasks & TaskSet.Claims) != 0 && claims is not null)
             {
                 var head = claims;
-                work.ClaimScore = PositiveProbability(head, states, row, start, work.Ids.Length, features, logits);
+                work.ClaimMargin = PositiveMargin(head, states, row, start, work.Ids.Length, features, logits);
+                work.ClaimScore = (float)head.Calibrator.Probability(work.ClaimMargin);
+                work.ClaimThreshold = head.Threshold;
                 work.ClaimsModel = head.Model;
             }
 
@@ -443,15 +459,15 @@ public sealed class ModelSet : IDisposable
         return max;
     }
 
-    private static float PositiveProbability(TaskHead head, HiddenStates states, int row, int start, int tokens, float[] features, float[] logits)
+    /// <summary>Positive logit minus negative logit: the softmax probability is sigmoid of it, calibration maps it.</summary>
+    private static float PositiveMargin(TaskHead head, HiddenStates states, int row, int start, int tokens, float[] features, float[] logits)
     {
         var width = Features.Width(states.Hidden, head.Spec.Layers.Count);
         Features.Sequence(states, head.Spec.Layers, head.Spec.Pooling, row, start, tokens, features.AsSpan(0, width));
         var output = logits.AsSpan(0, head.Spec.Labels.Count);
         head.Head.Forward(features.AsSpan(0, width), output);
-        DenseHead.Softmax(output);
         // Label sets put the positive class last (ham/spam, no-claim/claim).
-        return output[^1];
+        return output[^1] - output[^2];
     }
 
     /// <summary>

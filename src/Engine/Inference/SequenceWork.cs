@@ -35,11 +35,23 @@ public sealed class SequenceWork
     /// <summary>Whatever the caller needs to route results back (document, sentence index, window).</summary>
     public object? State { get; init; }
 
-    /// <summary>Probability of the positive class (spam) after the engine ran.</summary>
+    /// <summary>Calibrated probability of the positive class (spam) after the engine ran.</summary>
     public float SpamScore { get; set; }
 
-    /// <summary>Probability of "claim" after the engine ran.</summary>
+    /// <summary>The spam head's logit margin (spam minus ham) before calibration: what calibration is fitted on.</summary>
+    public float SpamMargin { get; set; }
+
+    /// <summary>The served spam threshold of the head that scored this sequence (its manifest's operating point).</summary>
+    public double SpamThreshold { get; set; } = TaskHead.DefaultThreshold;
+
+    /// <summary>Calibrated probability of "claim" after the engine ran.</summary>
     public float ClaimScore { get; set; }
+
+    /// <summary>The claims head's logit margin (claim minus no-claim) before calibration.</summary>
+    public float ClaimMargin { get; set; }
+
+    /// <summary>The served claim threshold of the head that scored this sequence.</summary>
+    public double ClaimThreshold { get; set; } = TaskHead.DefaultThreshold;
 
     /// <summary>NER tag probabilities per position, row-major [Ids.Length, tags]; [CLS]/[SEP] rows are unused.</summary>
     public float[]? TagProbabilities { get; set; }

@@ -28,8 +28,41 @@ public sealed class OfflineScorer
 
     public Action<int, int>? Progress { get; set; }
 
-    /// <summary>Positive-class probability per text (spam or claim): the maximum over the text's windows.</summary>
+    /// <summary>Positive-class probability per text (spam or claim), calibrated as served: the maximum over the text's windows.</summary>
     public float[] ScoreTexts(IReadOnlyList<string> texts, string task, CancellationToken cancellationToken = default)
+    {
+        var spam = task == TaskNames.Spam;
+        var work = RunTexts(texts, task, cancellationToken);
+        var scores = new float[texts.Count];
+        foreach (var w in work)
+        {
+            var index = (int)w.State!;
+            scores[index] = Math.Max(scores[index], spam ? w.SpamScore : w.ClaimScore);
+        }
+
+        return scores;
+    }
+
+    /// <summary>
+    /// The head's logit margin per text before calibration: the maximum over the text's windows. Calibration is monotone,
+    /// so calibrating this gives <see cref="ScoreTexts"/>; fitting a calibration starts here.
+    /// </summary>
+    public float[] MarginTexts(IReadOnlyList<string> texts, string task, CancellationToken cancellationToken = default)
+    {
+        var spam = task == TaskNames.Spam;
+        var work = RunTexts(texts, task, cancellationToken);
+        var margins = new float[texts.Count];
+        Array.Fill(margins, float.NegativeInfinity);
+        foreach (var w in work)
+        {
+            var index = (int)w.State!;
+            margins[index] = Math.Max(margins[index], spam ? w.SpamMargin : w.ClaimMargin);
+        }
+
+        return margins;
+    }
+
+    private List<SequenceWork> RunTexts(IReadOnlyList<string> texts, string task, CancellationToken cancellationToken)
     {
         var head = _models.RequiredHead(task);
         var flag = task == TaskNames.Spam ? TaskSet.Spam : TaskSet.Claims;
@@ -49,14 +82,7 @@ public sealed class OfflineScorer
         }
 
         RunAll(work, cancellationToken);
-        var scores = new float[texts.Count];
-        foreach (var w in work)
-        {
-            var index = (int)w.State!;
-            scores[index] = Math.Max(scores[index], flag == TaskSet.Spam ? w.SpamScore : w.ClaimScore);
-        }
-
-        return scores;
+        return work;
     }
 
     /// <summary>BIO tag per word for pre-split sentences (first-subword labelling, best window per word).</summary>

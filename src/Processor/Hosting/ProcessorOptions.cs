@@ -115,11 +115,15 @@ public sealed class ProcessorOptions
     /// <summary>Deliberate faults for fault-injection tests; off unless set. Never set in production.</summary>
     public ChaosOptions Chaos { get; set; } = new();
 
-    /// <summary>Spam score at or above which a message is labelled spam.</summary>
-    [Range(0.0, 1.0)] public double SpamThreshold { get; set; } = 0.5;
+    /// <summary>
+    /// Spam score at or above which a message is labelled spam. Unset (the default): the serving version's own operating
+    /// point (manifest), which the trainer re-fits with every version; a fixed value here would outlive the calibration
+    /// it was chosen for.
+    /// </summary>
+    [Range(0.0, 1.0)] public double? SpamThreshold { get; set; }
 
-    /// <summary>Claim score at or above which a sentence is labelled claim.</summary>
-    [Range(0.0, 1.0)] public double ClaimThreshold { get; set; } = 0.5;
+    /// <summary>Claim score at or above which a sentence is labelled claim; unset: the serving version's operating point.</summary>
+    [Range(0.0, 1.0)] public double? ClaimThreshold { get; set; }
 
     /// <summary><c>auto</c>, <c>cpu</c> or <c>cuda</c>.</summary>
     [RegularExpression("^(auto|cpu|cuda)$")] public string Device { get; set; } = "auto";

@@ -69,15 +69,21 @@ public sealed class Postprocessor
     {
         var score = 0f;
         ModelRef? model = null;
+        var threshold = TaskHead.DefaultThreshold;
         foreach (var work in document.Sequences)
         {
             score = Math.Max(score, work.SpamScore);
-            model ??= work.SpamModel;
+            if (model is null)
+            {
+                // A document is pinned to one version, so its first sequence's threshold is every sequence's.
+                model = work.SpamModel;
+                threshold = work.SpamThreshold;
+            }
         }
 
         var label = new SpamLabel(
             document.Id,
-            score >= _options.SpamThreshold ? LabelSets.Spam : LabelSets.Ham,
+            score >= (_options.SpamThreshold ?? threshold) ? LabelSets.Spam : LabelSets.Ham,
             score,
             model ?? throw new InvalidOperationException("A scored message has no model."));
         var value = JsonSerializer.SerializeToUtf8Bytes(label, OutputJson.Options);
@@ -103,9 +109,11 @@ public sealed class Postprocessor
             }
 
             var claimScore = 0f;
+            var claimThreshold = TaskHead.DefaultThreshold;
             for (var q = first; q < sequence; q++)
             {
                 claimScore = Math.Max(claimScore, document.Sequences[q].ClaimScore);
+                claimThreshold = document.Sequences[q].ClaimThreshold;
                 claimsModel ??= document.Sequences[q].ClaimsModel;
                 entitiesModel ??= document.Sequences[q].EntitiesModel;
             }
@@ -115,7 +123,7 @@ public sealed class Postprocessor
                 start,
                 start + length,
                 text.Substring(start, length),
-                claimScore >= _options.ClaimThreshold ? LabelSets.Claim : LabelSets.NoClaim,
+                claimScore >= (_options.ClaimThreshold ?? claimThreshold) ? LabelSets.Claim : LabelSets.NoClaim,
                 claimScore));
             if (sequence > first)
             {

@@ -31,6 +31,9 @@ public sealed record BinaryMetrics
     /// <summary>TP / (TP + FN).</summary>
     public double Recall => Ratio(TruePositives, TruePositives + FalseNegatives);
 
+    /// <summary>FP / (FP + TN): the share of negatives flagged (ham lost to the spam folder).</summary>
+    public double FalsePositiveRate => Ratio(FalsePositives, FalsePositives + TrueNegatives);
+
     /// <summary>Harmonic mean of precision and recall, 2·TP / (2·TP + FP + FN).</summary>
     public double F1 => Ratio(2 * TruePositives, 2 * TruePositives + FalsePositives + FalseNegatives);
 

@@ -2,6 +2,7 @@ using System.Text.Json.Serialization;
 using StreamBert.Contracts;
 using StreamBert.Engine.Inference;
 using StreamBert.Engine.Tasks;
+using StreamBert.Training.Calibration;
 using StreamBert.Training.Data;
 using StreamBert.Training.Evaluation;
 
@@ -18,6 +19,27 @@ public sealed record EvaluationReport
     [JsonPropertyName("recall")] public required double Recall { get; init; }
     [JsonPropertyName("f1")] public required double F1 { get; init; }
 
+    /// <summary>Spam and claims: the threshold the scores were cut at (the version's operating point, else 0.5).</summary>
+    [JsonPropertyName("threshold")] [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public double? Threshold { get; init; }
+
+    /// <summary>Spam and claims: the version's operating target, and whether this data meets it at <see cref="Threshold"/>.</summary>
+    [JsonPropertyName("target")] [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public OperatingTarget? Target { get; init; }
+    [JsonPropertyName("targetMet")] [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public bool? TargetMet { get; init; }
+
+    /// <summary>Spam and claims: share of negatives called positive at <see cref="Threshold"/>.</summary>
+    [JsonPropertyName("fpr")] [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public double? FalsePositiveRate { get; init; }
+
+    /// <summary>Spam and claims: threshold-free ranking quality (NaN → null when a class is absent).</summary>
+    [JsonPropertyName("rocAuc")] [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public double? RocAuc { get; init; }
+    [JsonPropertyName("prAuc")] [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public double? PrAuc { get; init; }
+
+    /// <summary>Spam and claims: expected calibration error of the served score over <see cref="Reliability"/>.</summary>
+    [JsonPropertyName("ece")] [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public double? Ece { get; init; }
+
+    /// <summary>Spam and claims: the reliability table (10 equal-width score bins).</summary>
+    [JsonPropertyName("reliability")] [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<ReliabilityBin>? Reliability { get; init; }
+
     /// <summary>NER only: entity-level scores per type.</summary>
     [JsonPropertyName("perType")] [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public IReadOnlyDictionary<string, TypeScores>? PerType { get; init; }
@@ -25,10 +47,20 @@ public sealed record EvaluationReport
     public IReadOnlyDictionary<string, double> ToMetrics()
     {
         var metrics = new Dictionary<string, double> { ["n"] = N, ["precision"] = Precision, ["recall"] = Recall, ["f1"] = F1 };
-        if (Accuracy is { } accuracy)
+        void Add(string key, double? value)
         {
-            metrics["accuracy"] = accuracy;
+            if (value is { } v && double.IsFinite(v))
+            {
+                metrics[key] = v;
+            }
         }
+
+        Add("accuracy", Accuracy);
+        Add("threshold", Threshold);
+        Add("fpr", FalsePositiveRate);
+        Add("rocAuc", RocAuc);
+        Add("prAuc", PrAuc);
+        Add("ece", Ece);
 
         return metrics;
     }
@@ -63,22 +95,38 @@ public static class EvaluationJob
         };
     }
 
-    public static EvaluationReport Binary(ModelSet models, string task, IReadOnlyList<LabeledText> rows, string positive, CancellationToken cancellationToken, double threshold = 0.5)
+    /// <summary>
+    /// Scores <paramref name="rows"/> as served (calibrated) and reports them at the version's own operating point, or at
+    /// <paramref name="threshold"/> when given, with ranking and calibration measures beside.
+    /// </summary>
+    public static EvaluationReport Binary(ModelSet models, string task, IReadOnlyList<LabeledText> rows, string positive, CancellationToken cancellationToken, double? threshold = null)
     {
+        var head = models.RequiredHead(task);
         var scorer = new OfflineScorer(models);
-        var scores = scorer.ScoreTexts(rows.Select(r => r.Text).ToList(), task, cancellationToken);
-        var negative = task == TaskNames.Spam ? LabelSets.Ham : LabelSets.NoClaim;
-        var predicted = scores.Select(s => s >= threshold ? positive : negative).ToList();
-        var metrics = BinaryMetrics.Compute(rows.Select(r => r.Label).ToList(), predicted, positive);
+        var scores = scorer.ScoreTexts(rows.Select(r => r.Text).ToList(), task, cancellationToken).Select(s => (double)s).ToArray();
+        var gold = rows.Select(r => r.Label == positive).ToArray();
+        var cut = threshold ?? head.Threshold;
+        var metrics = ScoreMetrics.AtThreshold(scores, gold, cut);
+        var table = ScoreMetrics.Reliability(scores, gold);
+        double? Finite(double value) => double.IsFinite(value) ? value : null;
+        var target = head.Spec.OperatingPoint?.Target;
         return new EvaluationReport
         {
             Task = task,
-            Model = models.RequiredHead(task).Model,
+            Model = head.Model,
             N = metrics.N,
             Accuracy = task == TaskNames.Spam ? metrics.Accuracy : null,
             Precision = metrics.Precision,
             Recall = metrics.Recall,
             F1 = metrics.F1,
+            Threshold = cut,
+            Target = target,
+            TargetMet = target is null ? null : OperatingPointFinder.Meets(target, metrics),
+            FalsePositiveRate = metrics.FalsePositiveRate,
+            RocAuc = Finite(ScoreMetrics.RocAuc(scores, gold)),
+            PrAuc = Finite(ScoreMetrics.PrAuc(scores, gold)),
+            Ece = ScoreMetrics.ExpectedCalibrationError(table),
+            Reliability = table,
         };
     }
 

@@ -5,6 +5,7 @@ using StreamBert.Engine.Heads;
 using StreamBert.Engine.Inference;
 using StreamBert.Engine.Models;
 using StreamBert.Engine.Tokenization;
+using StreamBert.Training.Calibration;
 using StreamBert.Training.Data;
 using StreamBert.Training.Evaluation;
 using StreamBert.Training.FeatureExtraction;
@@ -52,9 +53,10 @@ public static class HeadTrainingJob
         };
 
         var clock = Stopwatch.StartNew();
+        IReadOnlyList<LabeledText> calibrationRows = [];
         var (head, training, evaluate) = request.Task == TaskNames.Ner
             ? TrainNer(request, spec, extractor, log, cancellationToken)
-            : TrainSequence(request, spec, extractor, log, cancellationToken);
+            : TrainSequence(request, spec, extractor, log, out calibrationRows, cancellationToken);
         log.WriteLine($"Head trained in {clock.Elapsed.TotalSeconds:F0} s");
 
         var registry = new ModelRegistry(request.Registry);
@@ -70,13 +72,22 @@ public static class HeadTrainingJob
             var heads = WriteFiles(staging, encoder, head, spec, parent, parentVersion is null ? null : registry.BundleDirectory(bundle, parentVersion));
             var draft = Manifest(bundle, "staging", parentVersion, request, encoder, heads, ModelRegistry.HashFiles(staging), new Dictionary<string, IReadOnlyDictionary<string, double>>(), training);
             File.WriteAllText(Path.Combine(staging, ModelRegistry.ManifestFile), System.Text.Json.JsonSerializer.Serialize(draft, ModelRegistry.Json));
+            if (Calibrate(request, staging, calibrationRows, log, cancellationToken) is { } calibrated)
+            {
+                heads[request.Task] = calibrated;
+                training["calibration"] = calibrated.Calibration!.FittedOn!;
+                draft = draft with { Heads = heads };
+                File.WriteAllText(Path.Combine(staging, ModelRegistry.ManifestFile), System.Text.Json.JsonSerializer.Serialize(draft, ModelRegistry.Json));
+            }
+
             EvaluationReport report;
             using (var models = ModelSet.Load([staging]))
             {
                 report = evaluate(models);
             }
 
-            log.WriteLine($"Evaluation ({training.GetValueOrDefault("evaluatedOn")}): n {report.N}, precision {report.Precision:F4}, recall {report.Recall:F4}, F1 {report.F1:F4}");
+            log.WriteLine($"Evaluation ({training.GetValueOrDefault("evaluatedOn")}): n {report.N}, precision {report.Precision:F4}, recall {report.Recall:F4}, F1 {report.F1:F4}"
+                + (report.Ece is { } ece ? string.Create(CultureInfo.InvariantCulture, $", FPR {report.FalsePositiveRate:F4} at threshold {report.Threshold:G4}, ROC-AUC {report.RocAuc:F4}, PR-AUC {report.PrAuc:F4}, ECE {ece:F4}") : ""));
             var metrics = new Dictionary<string, IReadOnlyDictionary<string, double>>();
             if (parent is not null)
             {
@@ -98,11 +109,40 @@ public static class HeadTrainingJob
         }
     }
 
+    /// <summary>
+    /// Fits calibration and operating point of the staged head on the calibration rows (scored through the serving path);
+    /// null when there are none or they lack a class (then the version serves the plain softmax at 0.5, and says so).
+    /// </summary>
+    private static HeadSpec? Calibrate(TrainRequest request, string staging, IReadOnlyList<LabeledText> rows, TextWriter log, CancellationToken cancellationToken)
+    {
+        if (request.Task == TaskNames.Ner)
+        {
+            return null;
+        }
+
+        var positive = request.Task == TaskNames.Spam ? LabelSets.Spam : LabelSets.Claim;
+        var positives = rows.Count(r => r.Label == positive);
+        if (positives == 0 || positives == rows.Count)
+        {
+            log.WriteLine($"No calibration: the {rows.Count} calibration rows hold {positives} {positive}; serving the uncalibrated score at 0.5");
+            return null;
+        }
+
+        var target = request.Target ?? OperatingPointFinder.DefaultTarget(request.Task);
+        var fittedOn = $"{rows.Count} training rows held out from the head (salted hash bucket < {request.CalibrationPercent} of 100), {positives} {positive}";
+        using var models = ModelSet.Load([staging]);
+        var spec = HeadCalibration.Fit(models, request.Task, rows, target, fittedOn, cancellationToken);
+        var (calibration, point) = (spec.Calibration!, spec.OperatingPoint!);
+        log.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"Calibration: {calibration.Method}{(calibration.Temperature is { } t ? $" T={t:F3}" : $" ({calibration.Knots!.Count} knots)")}, cross-fitted ECE {calibration.HeldOutEce:F4}; operating point for {OperatingPointFinder.Describe(target)}: threshold {point.Threshold:G4}{(point.TargetMet ? "" : " (target NOT met)")}, precision {point.Precision:F4}, recall {point.Recall:F4}, FPR {point.FalsePositiveRate:F4} on {fittedOn}"));
+        return spec;
+    }
+
     private static (DenseHead Head, Dictionary<string, string> Training, Func<ModelSet, EvaluationReport> Evaluate) TrainSequence(
-        TrainRequest request, HeadSpec spec, FeatureExtractor extractor, TextWriter log, CancellationToken cancellationToken)
+        TrainRequest request, HeadSpec spec, FeatureExtractor extractor, TextWriter log, out IReadOnlyList<LabeledText> calibration, CancellationToken cancellationToken)
     {
         var positive = spec.Labels[^1];
-        var (train, test, evaluatedOn) = SequenceData.Split(request, log);
+        (var train, calibration, var test, var evaluatedOn) = SequenceData.Split(request, log, request.CalibrationPercent);
         log.WriteLine($"Train {train.Count} ({train.Count(r => r.Label == positive)} {positive}), evaluate on {evaluatedOn}");
         var features = extractor.Sequences(train.Select(r => r.Text).ToList(), spec.Layers, spec.Pooling, cancellationToken);
         var labels = train.Select(r => r.Label == positive ? 1 : 0).ToArray();

@@ -20,6 +20,18 @@ public static class SequenceData
     /// </summary>
     public static (IReadOnlyList<LabeledText> Train, IReadOnlyList<LabeledText> Test, string EvaluatedOn) Split(TrainRequest request, TextWriter log)
     {
+        var (train, _, test, evaluatedOn) = Split(request, log, calibrationPercent: 0);
+        return (train, test, evaluatedOn);
+    }
+
+    /// <summary>
+    /// <see cref="Split(TrainRequest, TextWriter)"/> with a calibration part carved out of the training rows
+    /// (<see cref="Calibration.HeadCalibration.Split"/>) before <see cref="TrainRequest.Limit"/> applies, so a quick model
+    /// trains on as many rows as before and its threshold is still fitted on a full-size held-out part.
+    /// </summary>
+    public static (IReadOnlyList<LabeledText> Train, IReadOnlyList<LabeledText> Calibration, IReadOnlyList<LabeledText> Test, string EvaluatedOn) Split(
+        TrainRequest request, TextWriter log, int calibrationPercent)
+    {
         var rows = new List<LabeledText>();
         foreach (var file in request.DataFiles)
         {
@@ -48,12 +60,18 @@ public static class SequenceData
             evaluatedOn = $"held-out split (hash bucket < {DatasetSplit.DefaultTestPercent} of 100): {test.Count} rows";
         }
 
+        IReadOnlyList<LabeledText> calibration = [];
+        if (calibrationPercent > 0)
+        {
+            (train, calibration) = Calibration.HeadCalibration.Split(train, calibrationPercent);
+        }
+
         if (request.Limit is { } limit && train.Count > limit)
         {
             // A quick model (the demo's): a stable pseudo-random subset, the same on every machine.
             train = [.. train.OrderBy(r => DatasetSplit.Bucket(r.Text)).ThenBy(r => r.Text, StringComparer.Ordinal).Take(limit)];
         }
 
-        return (train, test, evaluatedOn);
+        return (train, calibration, test, evaluatedOn);
     }
 }

@@ -24,6 +24,15 @@ public sealed record TrainRequest
     /// <summary>Train on at most this many examples (sentences for NER): a quick model, e.g. for the demo.</summary>
     public int? Limit { get; init; }
 
+    /// <summary>
+    /// Spam and claims: what the served threshold is chosen for on the calibration rows; null = the task's default
+    /// (<see cref="Calibration.OperatingPointFinder.DefaultTarget"/>: spam FPR ≤ 0.01, claims precision ≥ 0.8).
+    /// </summary>
+    public Contracts.OperatingTarget? Target { get; init; }
+
+    /// <summary>Spam and claims: share (percent) of the training rows held out to fit calibration and threshold; 0 = none.</summary>
+    public int CalibrationPercent { get; init; } = Calibration.HeadCalibration.DefaultPercent;
+
     /// <summary>NER: append word-shape features (capitalisation, digits) to the token features.</summary>
     public bool WordShape { get; init; } = true;
 
