@@ -40,6 +40,21 @@ public sealed record TextLabel(
     [property: JsonPropertyName("text")] string Text,
     [property: JsonPropertyName("label")] string Label);
 
+/// <summary>
+/// A reviewer's entities for one text on <c>labels.entities</c>: every entity of the text (an empty list says it has
+/// none), offsets as in <see cref="EntitySpan"/> but into <see cref="Text"/>. The shape the training service parses
+/// (<c>{"text","entities":[{"start","end","type"}]}</c>); spans must not overlap or split a surrogate pair.
+/// </summary>
+public sealed record EntitiesLabel(
+    [property: JsonPropertyName("text")] string Text,
+    [property: JsonPropertyName("entities")] IReadOnlyList<EntityLabel> Entities);
+
+/// <summary>One entity of an <see cref="EntitiesLabel"/>: UTF-16 offsets into its text, end exclusive, and a type of <see cref="LabelSets.EntityTypes"/>.</summary>
+public sealed record EntityLabel(
+    [property: JsonPropertyName("start")] int Start,
+    [property: JsonPropertyName("end")] int End,
+    [property: JsonPropertyName("type")] string Type);
+
 /// <summary>Kafka headers a reviewer's label carries, so the training service can weigh and audit labels.</summary>
 public static class LabelHeaders
 {

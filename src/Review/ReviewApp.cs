@@ -8,6 +8,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using StreamBert.Review.Articles;
 using StreamBert.Review.Spam;
 using StreamBert.Review.Web;
 using StreamBert.Service.Hosting;
@@ -16,7 +17,7 @@ namespace StreamBert.Review;
 
 /// <summary>
 /// Composes the reviewer's desk: configuration as every StreamBert host reads it (<c>appsettings.json</c>,
-/// <c>STREAMBERT__</c>, then <paramref name="overrides"/>), the spam feed and label writer, and the web routes behind
+/// <c>STREAMBERT__</c>, then <paramref name="overrides"/>), the spam and article feeds and label writers, and the web routes behind
 /// the access token.
 /// </summary>
 public static class ReviewApp
@@ -45,6 +46,11 @@ public static class ReviewApp
                 o.MessagesTopic = configuration[$"{ReviewOptions.Section}:MessagesTopic"] ?? configuration["Topics:Messages"] ?? o.MessagesTopic;
                 o.SpamTopic = configuration[$"{ReviewOptions.Section}:SpamTopic"] ?? configuration["Topics:MessagesSpam"] ?? o.SpamTopic;
                 o.LabelsSpamTopic = configuration[$"{ReviewOptions.Section}:LabelsSpamTopic"] ?? configuration["Topics:LabelsSpam"] ?? o.LabelsSpamTopic;
+                o.ArticlesTopic = configuration[$"{ReviewOptions.Section}:ArticlesTopic"] ?? configuration["Topics:Articles"] ?? o.ArticlesTopic;
+                o.ClaimsTopic = configuration[$"{ReviewOptions.Section}:ClaimsTopic"] ?? configuration["Topics:ArticlesClaims"] ?? o.ClaimsTopic;
+                o.EntitiesTopic = configuration[$"{ReviewOptions.Section}:EntitiesTopic"] ?? configuration["Topics:ArticlesEntities"] ?? o.EntitiesTopic;
+                o.LabelsClaimsTopic = configuration[$"{ReviewOptions.Section}:LabelsClaimsTopic"] ?? configuration["Topics:LabelsClaims"] ?? o.LabelsClaimsTopic;
+                o.LabelsEntitiesTopic = configuration[$"{ReviewOptions.Section}:LabelsEntitiesTopic"] ?? configuration["Topics:LabelsEntities"] ?? o.LabelsEntitiesTopic;
             })
             .ValidateDataAnnotations()
             .ValidateOnStart();
@@ -66,6 +72,13 @@ public static class ReviewApp
         builder.Services.AddSingleton(sp => new SpamQueue(sp.GetRequiredService<IOptions<ReviewOptions>>().Value.WindowSize, sp.GetRequiredService<IOptions<ReviewOptions>>().Value.SpamThreshold));
         builder.Services.AddSingleton<SpamLabelWriter>();
         builder.Services.AddHostedService<SpamFeed>();
+        builder.Services.AddSingleton(sp =>
+        {
+            var o = sp.GetRequiredService<IOptions<ReviewOptions>>().Value;
+            return new ArticleQueue(o.WindowSize, o.ArticleWindowBytes, o.ClaimThreshold);
+        });
+        builder.Services.AddSingleton<ArticleLabelWriter>();
+        builder.Services.AddHostedService<ArticleFeed>();
 
         var app = builder.Build();
         var token = new AccessToken(options.Token);

@@ -17,6 +17,9 @@ public sealed class ReviewOptions
     /// <summary>The desk's own consumer group: reading the outputs must not move the processor's or trainer's offsets.</summary>
     [Required] public string GroupId { get; set; } = "streambert-review";
 
+    /// <summary>The article feed's group: its own, so the two feeds never rebalance each other's partitions.</summary>
+    public string ArticlesGroupId => GroupId + "-articles";
+
     /// <summary>
     /// Addresses Kestrel listens on (semicolon-separated URLs). Loopback by default: the desk writes training labels,
     /// so any other address needs <see cref="Token"/>.
@@ -32,6 +35,15 @@ public sealed class ReviewOptions
     /// </summary>
     [Range(1, 1_000_000)] public int WindowSize { get; set; } = 1000;
 
+    /// <summary>
+    /// Bytes the article window holds at most (bodies and spans, estimated), besides <see cref="WindowSize"/> articles:
+    /// one article can be a thousand times another, so a count alone says nothing about memory.
+    /// </summary>
+    [Range(1024, long.MaxValue)] public long ArticleWindowBytes { get; set; } = 64L * 1024 * 1024;
+
+    /// <summary>Claim decision threshold of the served model (the processor's <c>Processor:ClaimThreshold</c>).</summary>
+    [Range(0.0, 1.0)] public double ClaimThreshold { get; set; } = 0.5;
+
     /// <summary>Spam decision threshold of the served model (the processor's <c>Processor:SpamThreshold</c>).</summary>
     [Range(0.0, 1.0)] public double SpamThreshold { get; set; } = 0.5;
 
@@ -41,6 +53,11 @@ public sealed class ReviewOptions
     [Required] public string MessagesTopic { get; set; } = Topics.Messages;
     [Required] public string SpamTopic { get; set; } = Topics.MessagesSpam;
     [Required] public string LabelsSpamTopic { get; set; } = Topics.LabelsSpam;
+    [Required] public string ArticlesTopic { get; set; } = Topics.Articles;
+    [Required] public string ClaimsTopic { get; set; } = Topics.ArticlesClaims;
+    [Required] public string EntitiesTopic { get; set; } = Topics.ArticlesEntities;
+    [Required] public string LabelsClaimsTopic { get; set; } = Topics.LabelsClaims;
+    [Required] public string LabelsEntitiesTopic { get; set; } = Topics.LabelsEntities;
 
     /// <summary>Why these options must not start the desk (a non-loopback address without a token), or null.</summary>
     public string? BindingError()

@@ -27,6 +27,7 @@ internal static class ReviewEndpoints
         app.MapGet("/desk.js", context => Static(context, "text/javascript; charset=utf-8", Html.Script));
         app.MapGet("/spam", SpamPageAsync);
         app.MapPost("/spam/label", LabelSpamAsync);
+        app.MapArticles();
     }
 
     private static Task SpamPageAsync(HttpContext context)
@@ -50,10 +51,9 @@ internal static class ReviewEndpoints
         }
 
         var form = await context.Request.ReadFormAsync(context.RequestAborted).ConfigureAwait(false);
-        var reviewer = form["reviewer"].ToString().Trim() is { Length: > 0 } typed ? typed : context.Request.Cookies[ReviewerCookie]?.Trim() ?? string.Empty;
-        if (reviewer.Length is 0 or > MaxReviewerLength || reviewer.Any(char.IsControl))
+        if (Reviewer(context, form) is not { } reviewer)
         {
-            await Problem(context, StatusCodes.Status400BadRequest, $"Give your name (1 to {MaxReviewerLength} characters) as the reviewer: every label says who gave it.").ConfigureAwait(false);
+            await Problem(context, StatusCodes.Status400BadRequest, ReviewerProblem).ConfigureAwait(false);
             return;
         }
 
@@ -83,11 +83,23 @@ internal static class ReviewEndpoints
         }
 
         // An item no longer queued was labelled meanwhile (another reviewer, another tab): nothing to write twice.
-        context.Response.Cookies.Append(ReviewerCookie, reviewer, new CookieOptions { HttpOnly = true, SameSite = SameSiteMode.Strict, Secure = context.Request.IsHttps, Path = "/" });
+        RememberReviewer(context, reviewer);
         context.Response.Redirect(back);
     }
 
-    private static (QueueMode Mode, int Seed) Mode(string? mode, string? seed)
+    public static string ReviewerProblem => $"Give your name (1 to {MaxReviewerLength} characters) as the reviewer: every label says who gave it.";
+
+    /// <summary>The reviewer's name from the form (or the cookie of an earlier label), or null when it is missing or unusable.</summary>
+    public static string? Reviewer(HttpContext context, IFormCollection form)
+    {
+        var reviewer = form["reviewer"].ToString().Trim() is { Length: > 0 } typed ? typed : context.Request.Cookies[ReviewerCookie]?.Trim() ?? string.Empty;
+        return reviewer.Length is 0 or > MaxReviewerLength || reviewer.Any(char.IsControl) ? null : reviewer;
+    }
+
+    public static void RememberReviewer(HttpContext context, string reviewer) =>
+        context.Response.Cookies.Append(ReviewerCookie, reviewer, new CookieOptions { HttpOnly = true, SameSite = SameSiteMode.Strict, Secure = context.Request.IsHttps, Path = "/" });
+
+    public static (QueueMode Mode, int Seed) Mode(string? mode, string? seed)
     {
         var random = string.Equals(mode, "random", StringComparison.OrdinalIgnoreCase);
         var parsedSeed = int.TryParse(seed, NumberStyles.Integer, CultureInfo.InvariantCulture, out var s) ? s : 0;
@@ -100,7 +112,7 @@ internal static class ReviewEndpoints
         return context.Response.WriteAsync(content, context.RequestAborted);
     }
 
-    private static Task Problem(HttpContext context, int status, string message)
+    public static Task Problem(HttpContext context, int status, string message)
     {
         context.Response.StatusCode = status;
         context.Response.ContentType = "text/plain; charset=utf-8";
