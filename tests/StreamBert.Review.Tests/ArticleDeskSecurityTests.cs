@@ -33,6 +33,29 @@ public sealed class ArticleDeskSecurityTests(EmbeddedKafkaFixture kafka) : IClas
     }
 
     [Fact]
+    public async Task Feed_LabelsAlreadyOnTheTopics_ShowTheSentenceReviewedWithTheReviewersEntities()
+    {
+        await using var desk = await RunningDesk.StartAsync(kafka);
+        var id = $"art-{Guid.NewGuid():N}";
+        var article = new Articles(id, "Bo met Al in Rome. Rain fell.").Sentence("Bo met Al in Rome.", 0.5f).Sentence("Rain fell.", 0.3f).Entity("Rome", "ORG", 0.4f);
+        await desk.ProduceLabelAsync(desk.ArticleTopic.LabelsClaims, $"{id}#0-18", new TextLabel("Bo met Al in Rome.", LabelSets.NoClaim));
+        await desk.ProduceLabelAsync(desk.ArticleTopic.LabelsEntities, $"{id}#0-18", new EntitiesLabel("Bo met Al in Rome.", [new EntityLabel(0, 2, "PER"), new EntityLabel(13, 17, "LOC")]));
+        await desk.ProduceAsync(article);
+
+        var item = await desk.ArticleQueuedAsync(id);
+        for (var i = 0; i < 100 && item.Sentences[0].Reviewed is null; i++)
+        {
+            // The label topics may be read after the article: the queue applies them whenever they come.
+            await Task.Delay(50);
+            item = desk.ArticleQueue.Find(id)!;
+        }
+
+        Assert.Equal((LabelSets.NoClaim, true), (item.Sentences[0].Reviewed, item.Sentences[0].EntitiesReviewed));
+        Assert.Equal([("Bo", "PER"), ("Rome", "LOC")], item.Entities.Select(e => (e.Text, e.Type)));
+        Assert.Null(item.Sentences[1].Reviewed);
+    }
+
+    [Fact]
     public async Task ArticlesPage_WithToken_RefusesRequestsWithoutIt()
     {
         await using var desk = await RunningDesk.StartAsync(kafka, token: "s3cret-token");

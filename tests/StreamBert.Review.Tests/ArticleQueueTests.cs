@@ -135,6 +135,24 @@ public sealed class ArticleQueueTests
     }
 
     [Fact]
+    public void AddClaims_NewerOutputForAQueuedArticle_ReplacesScoresAndKeepsReviews()
+    {
+        var queue = new ArticleQueue(capacity: 10, maxBytes: 1 << 20, threshold: 0.5);
+        var v1 = new Articles("x", "Bo met Al. Rain.").Sentence("Bo met Al.", 0.6f).Sentence("Rain.", 0.2f).Entity("Bo", "PER", 0.8f);
+        Add(queue, v1);
+        queue.AddEntitiesLabel("x#0-10", new EntitiesLabel("Bo met Al.", [new EntityLabel(7, 9, "PER")]));
+
+        var v2 = new Articles("x", v1.Input.Body) { ClaimsModel = new ModelRef("claims", "v5") }.Sentence("Bo met Al.", 0.9f).Sentence("Rain.", 0.45f);
+        Assert.Equal(JoinResult.Queued, queue.AddClaims(v2.Claims));
+
+        var item = queue.Find("x")!;
+        Assert.Equal("v5", item.ClaimsModel.Version);
+        Assert.Equal([0.9f, 0.45f], item.Sentences.Select(s => s.Score));
+        Assert.Equal([("Al", "PER")], item.Entities.Select(e => (e.Text, e.Type)));
+        Assert.True(item.Sentences[0].EntitiesReviewed);
+    }
+
+    [Fact]
     public void ParseKey_RoundTripsAndRefusesOtherKeys()
     {
         Assert.Equal(("a#b", 3, 17), ArticleLabels.ParseKey(ArticleLabels.SentenceKey("a#b", new ReviewSentence(3, 17, "t", LabelSets.Claim, 0.5f))));

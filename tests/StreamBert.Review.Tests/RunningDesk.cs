@@ -84,6 +84,13 @@ internal sealed class RunningDesk : IAsyncDisposable
         await producer.ProduceAsync(ArticleTopic.Entities, new Message<string, byte[]> { Key = article.Input.Id, Value = JsonSerializer.SerializeToUtf8Bytes(article.Entities) });
     }
 
+    /// <summary>Produces a label record as another desk (or a reviewer before a restart) would have written it.</summary>
+    public async Task ProduceLabelAsync(string topic, string key, object label)
+    {
+        using var producer = new ProducerBuilder<string, byte[]>(_kafka.ProducerConfig()).Build();
+        await producer.ProduceAsync(topic, new Message<string, byte[]> { Key = key, Value = JsonSerializer.SerializeToUtf8Bytes(label) });
+    }
+
     /// <summary>Waits until the article <paramref name="id"/> is in the article queue (the feed has read all three records).</summary>
     public async Task<ArticleItem> ArticleQueuedAsync(string id)
     {
