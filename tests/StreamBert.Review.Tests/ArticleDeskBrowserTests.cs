@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json;
 using Confluent.Kafka;
 using OpenQA.Selenium;
+using OpenQA.Selenium.Interactions;
 using OpenQA.Selenium.Support.UI;
 using StreamBert.Contracts;
 using StreamBert.Kafka.Tests;
@@ -99,6 +100,54 @@ public sealed class ArticleDeskBrowserTests(EmbeddedKafkaFixture kafka) : IClass
             AssertHeaders(record, "v2");
             Assert.Null(LabelParser.Parse(TaskNames.Ner, record.Message.Value, 1 << 20).Error);
         }
+    }
+
+    [BrowserFact]
+    public async Task Reviewer_ConfirmsEntitiesAndLabelsClaimsByKeyboard_WritesExactRecordsAndTheArticleLeavesTheQueue()
+    {
+        await using var desk = await RunningDesk.StartAsync(kafka);
+        var id = $"art-{Guid.NewGuid():N}";
+        const string First = "Zoë met 😀 Bo in Łódź.";
+        const string Rest = "Rain fell.";
+        var article = new Articles(id, "😀 " + First + " " + Rest, "Confirm")
+            .Sentence(First, 0.6f).Sentence(Rest, 0.2f).Entity("Zoë", "PER", 0.8f).Entity("Łódź", "LOC", 0.4f);
+        await desk.ProduceAsync(article);
+        await desk.ArticleQueuedAsync(id);
+        var (first, rest) = (article.Offset(First), article.Offset(Rest));
+
+        using var browser = Browser.Start();
+        var driver = browser.Driver;
+        driver.Navigate().GoToUrl(new Uri(desk.Address, "/articles"));
+        driver.FindElement(By.Id("reviewer")).SendKeys("Ada Reviewer");
+        var confirm = Row(driver, "sentence-row", first).FindElement(By.CssSelector("button.confirm-entities"));
+        Assert.Equal("Confirm entities (2)", confirm.Text);
+        confirm.Click();
+        var wait = new WebDriverWait(driver, TimeSpan.FromSeconds(15));
+        wait.Until(d => Row(d, "sentence-row", first).GetAttribute("class")!.Contains("entities-reviewed", StringComparison.Ordinal));
+        Assert.Equal(["Zoë", "Łódź"], driver.FindElements(By.CssSelector("tr.entity-row .text")).Select(e => e.Text));
+
+        // The keyboard: c labels the current sentence (the first not done), then k / j move and n labels the other one.
+        Assert.Contains("current", Row(driver, "sentence-row", first).GetAttribute("class"), StringComparison.Ordinal);
+        new Actions(driver).SendKeys("c").Perform();
+        wait.Until(d => Row(d, "sentence-row", first).FindElements(By.CssSelector(".reviewed-label")).Count == 1);
+        Assert.Contains("current", Row(driver, "sentence-row", rest).GetAttribute("class"), StringComparison.Ordinal);
+        new Actions(driver).SendKeys("k").SendKeys("j").SendKeys("n").Perform();
+        wait.Until(d => d.FindElements(By.Id("empty")).Count == 1);
+        Assert.Null(desk.ArticleQueue.Find(id));
+
+        var entities = Assert.Single(desk.ReadLabels(desk.ArticleTopic.LabelsEntities, 1, TimeSpan.FromSeconds(15)));
+        Assert.Equal($"{id}#{first}-{first + First.Length}", entities.Message.Key);
+        var record = JsonSerializer.Deserialize<EntitiesLabel>(entities.Message.Value)!;
+        Assert.Equal(First, record.Text);
+        Assert.Equal([new EntityLabel(0, 3, "PER"), new EntityLabel(17, 21, "LOC")], record.Entities);
+        Assert.Equal(("Zoë", "Łódź"), (First[0..3], First[17..21]));
+        AssertHeaders(entities, "v2");
+        Assert.Null(LabelParser.Parse(TaskNames.Ner, entities.Message.Value, 1 << 20).Error);
+
+        var claims = desk.ReadLabels(desk.ArticleTopic.LabelsClaims, 2, TimeSpan.FromSeconds(15));
+        Assert.Equal([$"{id}#{first}-{first + First.Length}", $"{id}#{rest}-{rest + Rest.Length}"], claims.Select(c => c.Message.Key));
+        Assert.Equal([new TextLabel(First, LabelSets.Claim), new TextLabel(Rest, LabelSets.NoClaim)], claims.Select(c => JsonSerializer.Deserialize<TextLabel>(c.Message.Value)));
+        Assert.All(claims, c => AssertHeaders(c, "v4"));
     }
 
     [BrowserFact]

@@ -23,10 +23,15 @@ public sealed class ArticleDeskSecurityTests(EmbeddedKafkaFixture kafka) : IClas
         using var entityResponse = await http.PostAsync("/articles/entity", entity);
         using var delete = Form(("id", id), ("op", "delete"), ("start", "13"), ("end", "17"), ("reviewer", "mallory"));
         using var deleteResponse = await http.PostAsync("/articles/entity", delete);
+        using var confirm = Form(("id", id), ("op", "confirm"), ("start", "0"), ("end", "18"), ("reviewer", "mallory"));
+        using var confirmResponse = await http.PostAsync("/articles/entity", confirm);
 
-        Assert.Equal([HttpStatusCode.BadRequest, HttpStatusCode.BadRequest, HttpStatusCode.BadRequest], new[] { claimResponse.StatusCode, entityResponse.StatusCode, deleteResponse.StatusCode });
+        Assert.Equal(
+            [HttpStatusCode.BadRequest, HttpStatusCode.BadRequest, HttpStatusCode.BadRequest, HttpStatusCode.BadRequest],
+            new[] { claimResponse.StatusCode, entityResponse.StatusCode, deleteResponse.StatusCode, confirmResponse.StatusCode });
         var item = desk.ArticleQueue.Find(id)!;
         Assert.Null(item.Sentences[0].Reviewed);
+        Assert.False(item.Sentences[0].EntitiesReviewed);
         Assert.Equal(["Rome"], item.Entities.Select(e => e.Text));
         Assert.Empty(desk.ReadLabels(desk.ArticleTopic.LabelsClaims, 1, TimeSpan.FromSeconds(2)));
         Assert.Empty(desk.ReadLabels(desk.ArticleTopic.LabelsEntities, 1, TimeSpan.FromSeconds(1)));

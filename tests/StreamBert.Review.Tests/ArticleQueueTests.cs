@@ -47,6 +47,45 @@ public sealed class ArticleQueueTests
     }
 
     [Fact]
+    public void ConfirmEntities_ConfirmedSentenceNoLongerCounts_AndAFullyReviewedArticleLeavesTheQueue()
+    {
+        var queue = new ArticleQueue(capacity: 10, maxBytes: 1 << 20, threshold: 0.5);
+        Add(queue, new Articles("x", "Acme hired Bo. Rain.").Sentence("Acme hired Bo.", 0.9f).Sentence("Rain.", 0.05f).Entity("Acme", "ORG", 0.31f).Entity("Bo", "PER", 0.9f));
+        Add(queue, new Articles("y", "Leaning claim.").Sentence("Leaning claim.", 0.7f));
+        Assert.Equal("x", queue.Take(QueueMode.Uncertain, 1).Single().Id);
+
+        var (edit, error) = EntityEdits.Confirm(queue.Find("x")!, 0, 14);
+        Assert.Null(error);
+        var label = ArticleLabels.Entities(edit!.Sentence, edit.Entities);
+        Assert.Equal("Acme hired Bo.", label.Text);
+        Assert.Equal([new EntityLabel(0, 4, "ORG"), new EntityLabel(11, 13, "PER")], label.Entities);
+        queue.AddEntitiesLabel(ArticleLabels.SentenceKey("x", edit.Sentence), label);
+
+        var item = queue.Find("x")!;
+        Assert.True(item.Sentences[0].EntitiesReviewed);
+        Assert.Equal([("Acme", "ORG"), ("Bo", "PER")], item.Entities.Select(e => (e.Text, e.Type)));
+        Assert.Equal(0.9, queue.Confidence(item), 5);
+        Assert.Equal(["y", "x"], queue.Take(QueueMode.Uncertain, 10).Select(i => i.Id));
+
+        queue.AddClaimLabel("x#0-14", LabelSets.Claim);
+        Assert.NotNull(queue.Find("x"));
+        queue.AddClaimLabel("x#15-20", LabelSets.NoClaim);
+        Assert.Null(queue.Find("x"));
+    }
+
+    [Fact]
+    public void ConfirmEntities_OffsetsOfNoSentence_AreRefused()
+    {
+        var queue = new ArticleQueue(capacity: 10, maxBytes: 1 << 20, threshold: 0.5);
+        Add(queue, new Articles("x", "Bo met Al. Rain.").Sentence("Bo met Al.", 0.6f).Entity("Bo", "PER", 0.8f));
+
+        var (edit, error) = EntityEdits.Confirm(queue.Find("x")!, 0, 9);
+
+        Assert.Null(edit);
+        Assert.Contains("no sentence at [0, 9)", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Take_Random_SameSeedSameSample_OtherSeedOtherOrder()
     {
         var queue = new ArticleQueue(capacity: 100, maxBytes: 1 << 20, threshold: 0.5);

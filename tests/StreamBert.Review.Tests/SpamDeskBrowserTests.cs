@@ -1,5 +1,6 @@
 using System.Text;
 using OpenQA.Selenium;
+using OpenQA.Selenium.Interactions;
 using OpenQA.Selenium.Support.UI;
 using StreamBert.Contracts;
 using StreamBert.Kafka.Tests;
@@ -43,6 +44,14 @@ public sealed class SpamDeskBrowserTests(EmbeddedKafkaFixture kafka) : IClassFix
         Assert.Equal("v3", Encoding.UTF8.GetString(label.Message.Headers.GetLastBytes(LabelHeaders.ModelVersion)));
         Assert.Null(desk.Queue.Find(uncertain));
         Assert.NotNull(desk.Queue.Find(sure));
+
+        // The keyboard shortcut: c confirms the current (first) message, the same post as its button.
+        new Actions(browser.Driver).SendKeys("c").Perform();
+        new WebDriverWait(browser.Driver, TimeSpan.FromSeconds(15)).Until(d => d.FindElements(By.Id("empty")).Count == 1);
+        var confirmed = desk.ReadLabels(2, TimeSpan.FromSeconds(15));
+        Assert.Equal([uncertain, sure], confirmed.Select(l => l.Message.Key));
+        Assert.Equal("""{"text":"WIN BIG\nCheap pills, click now","label":"spam"}""", Encoding.UTF8.GetString(confirmed[1].Message.Value));
+        Assert.Null(desk.Queue.Find(sure));
     }
 
     [BrowserFact]

@@ -40,10 +40,11 @@ public static class ArticleLabels
         JsonSerializer.SerializeToUtf8Bytes(new TextLabel(sentence.Text, label));
 
     /// <summary><paramref name="entities"/> (inside <paramref name="sentence"/>, article offsets) as the sentence's entities label.</summary>
+    public static EntitiesLabel Entities(ReviewSentence sentence, IEnumerable<ReviewEntity> entities) =>
+        new(sentence.Text, [.. entities.OrderBy(e => e.Start).Select(e => new EntityLabel(e.Start - sentence.Start, e.End - sentence.Start, e.Type))]);
+
     public static byte[] EntitiesValue(ReviewSentence sentence, IEnumerable<ReviewEntity> entities) =>
-        JsonSerializer.SerializeToUtf8Bytes(new EntitiesLabel(
-            sentence.Text,
-            [.. entities.OrderBy(e => e.Start).Select(e => new EntityLabel(e.Start - sentence.Start, e.End - sentence.Start, e.Type))]));
+        JsonSerializer.SerializeToUtf8Bytes(Entities(sentence, entities));
 }
 
 /// <summary>A reviewer's change to an article's entities: the sentence it touches and that sentence's entities after it.</summary>
@@ -66,6 +67,15 @@ public static class EntityEdits
     }
 
     public static (EntityEdit? Edit, string? Error) Delete(ArticleItem item, int start, int end) => Change(item, start, end, _ => null);
+
+    /// <summary>
+    /// The sentence <c>[start, end)</c> with its entities as they are: a reviewer saying the model (or an earlier
+    /// reviewer) got them right, which is a label like any edit, an empty list included (the sentence has none).
+    /// </summary>
+    public static (EntityEdit? Edit, string? Error) Confirm(ArticleItem item, int start, int end) =>
+        item.Sentences.FirstOrDefault(s => s.Start == start && s.End == end) is { } sentence
+            ? (new EntityEdit(sentence, item.EntitiesIn(sentence)), null)
+            : (null, $"The article has no sentence at [{start}, {end}) any more: reload the page.");
 
     /// <summary>Adds <c>[start, end)</c> as a <paramref name="type"/> entity; <paramref name="text"/> is what the reviewer selected and must be the article's text there.</summary>
     public static (EntityEdit? Edit, string? Error) Add(ArticleItem item, int start, int end, string text, string type)

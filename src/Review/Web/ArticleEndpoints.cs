@@ -11,7 +11,7 @@ using StreamBert.Review.Spam;
 
 namespace StreamBert.Review.Web;
 
-/// <summary>The articles page and its two label posts; each post needs the antiforgery token (else 400) and writes one record.</summary>
+/// <summary>The articles page and its two label posts (claims; entity edits and confirmations); each post needs the antiforgery token (else 400) and writes one record.</summary>
 internal static class ArticleEndpoints
 {
     public static void MapArticles(this IEndpointRouteBuilder app)
@@ -80,7 +80,8 @@ internal static class ArticleEndpoints
             "retype" => EntityEdits.Retype(item, post.Start, post.End, type),
             "delete" => EntityEdits.Delete(item, post.Start, post.End),
             "add" => EntityEdits.Add(item, post.Start, post.End, post.Form["text"].ToString(), type),
-            _ => (null, "op must be retype, delete or add."),
+            "confirm" => EntityEdits.Confirm(item, post.Start, post.End),
+            _ => (null, "op must be retype, delete, add or confirm."),
         };
         if (edit is null)
         {
@@ -94,9 +95,7 @@ internal static class ArticleEndpoints
             return;
         }
 
-        post.Queue.AddEntitiesLabel(
-            ArticleLabels.SentenceKey(item.Id, edit.Sentence),
-            new EntitiesLabel(edit.Sentence.Text, [.. edit.Entities.Select(e => new EntityLabel(e.Start - edit.Sentence.Start, e.End - edit.Sentence.Start, e.Type))]));
+        post.Queue.AddEntitiesLabel(ArticleLabels.SentenceKey(item.Id, edit.Sentence), ArticleLabels.Entities(edit.Sentence, edit.Entities));
         Back(context, post);
     }
 

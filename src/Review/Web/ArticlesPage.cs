@@ -9,7 +9,7 @@ namespace StreamBert.Review.Web;
 
 /// <summary>
 /// The article queue: a list of the articles most useful to review (or a random sample), and one article with its
-/// check-worthy sentences and entities highlighted. Per sentence Claim / No claim; per entity a new type or Delete;
+/// check-worthy sentences and entities highlighted. Per sentence Claim / No claim and Confirm entities; per entity a new type or Delete;
 /// a text selection in the article fills the Add entity form (offsets computed by <c>/desk.js</c>).
 /// </summary>
 internal static class ArticlesPage
@@ -72,10 +72,15 @@ internal static class ArticlesPage
         TypeSelect(page, "PER", "add-type");
         page.Append("<button id=\"add-entity-button\" disabled>Add entity</button></form>");
 
-        page.Append("<h3>Sentences</h3><table class=\"sentences\"><tr><th>Sentence</th><th>Model</th><th>Score</th><th>Label</th></tr>");
+        page.Append("<h3>Sentences</h3><div class=\"meta keys\">Keys: j / k next / previous sentence, c Claim, n No claim, e Confirm entities.</div><table class=\"sentences\"><tr><th>Sentence</th><th>Model</th><th>Score</th><th>Label</th></tr>");
         foreach (var sentence in item.Sentences.OrderBy(queue.SentenceConfidence))
         {
-            page.Append("<tr class=\"sentence-row\" data-start=\"").Append(Number(sentence.Start)).Append("\" data-end=\"").Append(Number(sentence.End)).Append("\">")
+            var entities = item.EntitiesIn(sentence);
+
+            // "keyed" rows are what the keyboard shortcuts of /desk.js move over; "done" ones are skipped at the start.
+            var done = sentence.Reviewed is not null && (sentence.EntitiesReviewed || entities.Count == 0);
+            page.Append("<tr class=\"sentence-row keyed").Append(done ? " done" : string.Empty).Append(sentence.EntitiesReviewed ? " entities-reviewed" : string.Empty)
+                .Append("\" data-start=\"").Append(Number(sentence.Start)).Append("\" data-end=\"").Append(Number(sentence.End)).Append("\">")
                 .Append("<td class=\"text\">").Append(Html.Text(sentence.Text)).Append("</td>")
                 .Append("<td class=\"verdict\">").Append(Html.Text(sentence.Label)).Append("</td>")
                 .Append("<td class=\"score\">").Append(Html.Number(sentence.Score, "0.000")).Append("</td><td>");
@@ -87,8 +92,20 @@ internal static class ArticlesPage
             page.Append("<form class=\"label\" method=\"post\" action=\"/articles/claim\">");
             hidden.Append(page, item.Id);
             page.Append("<input type=\"hidden\" name=\"start\" value=\"").Append(Number(sentence.Start)).Append("\"><input type=\"hidden\" name=\"end\" value=\"").Append(Number(sentence.End)).Append("\">")
-                .Append("<button class=\"claim\" name=\"label\" value=\"").Append(LabelSets.Claim).Append("\">Claim</button>")
-                .Append("<button class=\"no-claim\" name=\"label\" value=\"").Append(LabelSets.NoClaim).Append("\">No claim</button></form></td></tr>");
+                .Append("<button class=\"claim\" name=\"label\" value=\"").Append(LabelSets.Claim).Append("\" data-key=\"c\">Claim</button>")
+                .Append("<button class=\"no-claim\" name=\"label\" value=\"").Append(LabelSets.NoClaim).Append("\" data-key=\"n\">No claim</button></form>");
+
+            // The sentence's entities as they are, possibly none, are a label too: without it a correct sentence stays queued.
+            page.Append("<form class=\"label\" method=\"post\" action=\"/articles/entity\">");
+            hidden.Append(page, item.Id);
+            page.Append("<input type=\"hidden\" name=\"start\" value=\"").Append(Number(sentence.Start)).Append("\"><input type=\"hidden\" name=\"end\" value=\"").Append(Number(sentence.End)).Append("\">")
+                .Append("<button class=\"confirm-entities\" name=\"op\" value=\"confirm\" data-key=\"e\">Confirm entities (").Append(entities.Count).Append(")</button></form>");
+            if (sentence.EntitiesReviewed)
+            {
+                page.Append(" <span class=\"entities-reviewed-label\">entities reviewed</span>");
+            }
+
+            page.Append("</td></tr>");
         }
 
         page.Append("</table><h3>Entities</h3><table class=\"entities\"><tr><th>Entity</th><th>Type</th><th>Score</th><th>Change</th></tr>");

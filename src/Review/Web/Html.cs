@@ -53,12 +53,16 @@ internal static class Html
         mark.entity.reviewed { border-bottom-style: double; }
         table { border-collapse: collapse; margin: .5rem 0 1rem; } td, th { border-bottom: 1px solid #ddd; padding: .3rem .5rem; text-align: left; vertical-align: top; }
         ol.queue a.active { font-weight: bold; } #selection-text { font-weight: bold; }
+        .keyed.current { outline: 2px solid #36c; outline-offset: 2px; } .entities-reviewed-label { color: #555; font-size: .9rem; }
         """;
 
     /// <summary>
     /// Copies the reviewer's name into every label form as it is submitted (the server also reads it from the cookie),
     /// and turns a text selection in the article into the Add entity form's offsets: the UTF-16 length of the text
     /// before the selection (the highlighting adds elements, never text, so that is the body offset) and of the selection.
+    /// Keyboard shortcuts: j / k move a current item over the page's <c>.keyed</c> elements (a spam message, a sentence
+    /// row; it starts at the first not <c>.done</c>), and a letter clicks the current item's button whose
+    /// <c>data-key</c> it is, the same POST the mouse sends. Keys typed into a field, or with a modifier, are left alone.
     /// </summary>
     public const string Script = """
         document.addEventListener('submit', function (event) {
@@ -83,6 +87,34 @@ internal static class Html
           form.elements.text.value = text;
           document.getElementById('selection-text').textContent = text;
           document.getElementById('add-entity-button').disabled = false;
+        });
+        document.addEventListener('DOMContentLoaded', function () {
+          var first = document.querySelector('.keyed:not(.done)') || document.querySelector('.keyed');
+          if (first) { first.classList.add('current'); }
+        });
+        document.addEventListener('keydown', function (event) {
+          if (event.ctrlKey || event.metaKey || event.altKey || event.repeat) { return; }
+          var target = event.target;
+          if (target && (target.isContentEditable || /^(INPUT|SELECT|TEXTAREA)$/.test(target.tagName))) { return; }
+          var items = Array.prototype.slice.call(document.querySelectorAll('.keyed'));
+          var current = document.querySelector('.keyed.current');
+          if (!current) { return; }
+          if (event.key === 'j' || event.key === 'k') {
+            var next = items[items.indexOf(current) + (event.key === 'j' ? 1 : -1)];
+            if (next) {
+              current.classList.remove('current');
+              next.classList.add('current');
+              next.scrollIntoView({ block: 'nearest' });
+            }
+            event.preventDefault();
+            return;
+          }
+          if (!/^[a-z]$/.test(event.key)) { return; }
+          var button = current.querySelector('button[data-key="' + event.key + '"]');
+          if (button) {
+            event.preventDefault();
+            button.click();
+          }
         });
         """;
 }

@@ -22,7 +22,11 @@ internal static class SpamPage
                 .Append("<a href=\"/spam?mode=random&amp;seed=").Append(seed).Append('"').Append(mode == QueueMode.Random ? " class=\"active\"" : string.Empty).Append(">Random sample</a>")
                 .Append("<span class=\"meta\" id=\"window\">").Append(queue.Count).Append(" in the window; threshold ")
                 .Append(Html.Number(queue.Threshold, "0.###")).Append("</span></div>");
-            if (items.Count == 0)
+            if (items.Count > 0)
+            {
+                page.Append("<div class=\"meta keys\">Keys: j / k next / previous message, c Confirm, f Flip.</div>");
+            }
+            else
             {
                 page.Append("<p id=\"empty\">Nothing to review yet: the queue fills as the processor labels messages.</p>");
             }
@@ -30,7 +34,7 @@ internal static class SpamPage
             foreach (var item in items)
             {
                 var flipped = item.Verdict == LabelSets.Spam ? LabelSets.Ham : LabelSets.Spam;
-                page.Append("<article class=\"item\" data-id=\"").Append(Html.Text(item.Id)).Append("\">")
+                page.Append("<article class=\"item keyed\" data-id=\"").Append(Html.Text(item.Id)).Append("\">")
                     .Append("<h2 class=\"subject\">").Append(Html.Text(item.Subject ?? "(no subject)")).Append("</h2>")
                     .Append("<div class=\"meta\">From <span class=\"from\">").Append(Html.Text(item.From ?? "(unknown)")).Append("</span> · id ").Append(Html.Text(item.Id)).Append("</div>")
                     .Append("<div class=\"meta\">Model says <span class=\"verdict verdict-").Append(Html.Text(item.Verdict)).Append("\">").Append(Html.Text(item.Verdict)).Append("</span>")
@@ -43,8 +47,8 @@ internal static class SpamPage
                     .Append("<input type=\"hidden\" name=\"reviewer\" value=\"").Append(Html.Text(reviewer)).Append("\">")
                     .Append("<input type=\"hidden\" name=\"mode\" value=\"").Append(mode == QueueMode.Random ? "random" : "uncertain").Append("\">")
                     .Append("<input type=\"hidden\" name=\"seed\" value=\"").Append(seed).Append("\">")
-                    .Append("<button class=\"confirm\" name=\"label\" value=\"").Append(Html.Text(item.Verdict)).Append("\">Confirm ").Append(Html.Text(item.Verdict)).Append("</button>")
-                    .Append("<button class=\"flip\" name=\"label\" value=\"").Append(flipped).Append("\">Flip to ").Append(flipped).Append("</button>")
+                    .Append("<button class=\"confirm\" name=\"label\" value=\"").Append(Html.Text(item.Verdict)).Append("\" data-key=\"c\">Confirm ").Append(Html.Text(item.Verdict)).Append("</button>")
+                    .Append("<button class=\"flip\" name=\"label\" value=\"").Append(flipped).Append("\" data-key=\"f\">Flip to ").Append(flipped).Append("</button>")
                     .Append("</form></article>");
             }
         });
