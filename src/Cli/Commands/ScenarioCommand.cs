@@ -5,12 +5,23 @@ namespace StreamBert.Cli.Commands;
 
 internal static class ScenarioCommand
 {
-    public static Command Create()
+    /// <summary>The original top-level verb, kept for scripts that call it; <c>scenario learn</c> is the same command.</summary>
+    public static Command Create() => CreateLearn("scenario-learn");
+
+    /// <summary><c>scenario learn | learning-curve | active-learning</c>.</summary>
+    public static Command CreateGroup() => new("scenario", "Measured scenarios of the labelling loop")
+    {
+        CreateLearn("learn"),
+        CreateLearningCurve(),
+        CreateActiveLearning(),
+    };
+
+    private static Command CreateLearn(string name)
     {
         var registry = new Option<string?>("--registry") { Description = "Registry whose current spam version is the SMS-only starting model (default: train one)" };
         var labels = new Option<int>("--labels") { Description = "Enron emails the reviewers label", DefaultValueFactory = _ => 500 };
         var evaluate = new Option<int>("--evaluate") { Description = "Held-out Enron emails measured through the processor before and after", DefaultValueFactory = _ => 400 };
-        var command = new Command("scenario-learn", "Continuous learning end to end: SMS-only model, Enron reviewer labels, retrain, hot swap, F1 on held-out Enron before/after")
+        var command = new Command(name, "Continuous learning end to end: SMS-only model, Enron reviewer labels, retrain, hot swap, F1 on held-out Enron before/after")
         {
             registry, labels, evaluate,
         };
@@ -19,4 +30,67 @@ internal static class ScenarioCommand
         command.SetAction((result, ct) => ContinuousLearningScenario.RunAsync(result.GetValue(registry), result.GetValue(labels), result.GetValue(evaluate), Console.Out, ct));
         return command;
     }
+
+    private static Command CreateLearningCurve()
+    {
+        var registry = RegistryOption();
+        var steps = new Option<int[]>("--steps") { Description = "Enron reviewer labels at each step", DefaultValueFactory = _ => [25, 50, 100, 200, 400, 800], AllowMultipleArgumentsPerToken = true };
+        var evaluate = new Option<int>("--evaluate") { Description = "Most held-out Enron emails measured (a salted hash sample of the held-out split)", DefaultValueFactory = _ => 1000 };
+        var seeds = new Option<int>("--seeds") { Description = "Label orders; each point is the median over them", DefaultValueFactory = _ => 1 };
+        var seed = new Option<int>("--seed") { Description = "First seed (label order and head training)", DefaultValueFactory = _ => 17 };
+        var strategies = new Option<string>("--strategies") { Description = "Comma-separated: " + string.Join(", ", LabelStrategy.All.Select(s => $"{s.Name} ({s.Description})")), DefaultValueFactory = _ => string.Join(",", LabelStrategy.All.Select(s => s.Name)) };
+        var json = new Option<string?>("--json") { Description = "Also write the results to this JSON file" };
+        var command = new Command("learning-curve", "F1, precision, recall and FPR on held-out Enron after 25..800 Enron reviewer labels, per way of combining them with the SMS base data (heads only, cached features)")
+        {
+            registry, steps, evaluate, seeds, seed, strategies, json,
+        };
+        CommandChecks.AtLeast(evaluate, 1);
+        CommandChecks.AtLeast(seeds, 1);
+        command.Validators.Add(r =>
+        {
+            if (r.GetValue(steps) is { } values && (values.Length == 0 || values.Any(v => v < 1)))
+            {
+                r.AddError("--steps: give one or more label counts, each at least 1.");
+            }
+        });
+        command.SetAction((result, ct) => LearningCurveScenario.RunAsync(
+            new LearningCurveRequest(result.GetValue(registry), result.GetValue(steps)!, result.GetValue(evaluate), result.GetValue(seeds), result.GetValue(seed), LabelStrategy.Parse(result.GetValue(strategies)!), result.GetValue(json)),
+            Console.Out, ct));
+        return command;
+    }
+
+    private static Command CreateActiveLearning()
+    {
+        var registry = RegistryOption();
+        var budgets = new Option<int[]>("--budgets") { Description = "Label counts measured at", DefaultValueFactory = _ => [100, 200, 400], AllowMultipleArgumentsPerToken = true };
+        var round = new Option<int>("--round") { Description = "Labels per round; the model is retrained after each", DefaultValueFactory = _ => 50 };
+        var window = new Option<int>("--window") { Description = "Stream window the reviewers pick from (the desk's --window)", DefaultValueFactory = _ => 1000 };
+        var evaluate = new Option<int>("--evaluate") { Description = "Most held-out emails measured", DefaultValueFactory = _ => 1000 };
+        var seeds = new Option<int>("--seeds") { Description = "Seeds (stream window, random sample, head training); medians over them", DefaultValueFactory = _ => 3 };
+        var seed = new Option<int>("--seed") { Description = "First seed", DefaultValueFactory = _ => 17 };
+        var strategy = new Option<string>("--strategy") { Description = "How labels join the base data when retraining (see learning-curve --strategies)", DefaultValueFactory = _ => "weighted" };
+        var json = new Option<string?>("--json") { Description = "Also write the results to this JSON file" };
+        var command = new Command("active-learning", "Uncertainty-first vs random reviewer labels at the same budget: F1 and FPR on held-out Enron (else SMS) after 100/200/400 labels, median over seeds")
+        {
+            registry, budgets, round, window, evaluate, seeds, seed, strategy, json,
+        };
+        CommandChecks.AtLeast(round, 1);
+        CommandChecks.AtLeast(window, 1);
+        CommandChecks.AtLeast(evaluate, 1);
+        CommandChecks.AtLeast(seeds, 1);
+        command.Validators.Add(r =>
+        {
+            if (r.GetValue(budgets) is { } values && (values.Length == 0 || values.Any(v => v < 1)))
+            {
+                r.AddError("--budgets: give one or more label counts, each at least 1.");
+            }
+        });
+        command.SetAction((result, ct) => ActiveLearningScenario.RunAsync(
+            new ActiveLearningRequest(result.GetValue(registry), result.GetValue(budgets)!, result.GetValue(round), result.GetValue(window), result.GetValue(evaluate), result.GetValue(seeds), result.GetValue(seed), LabelStrategy.Parse(result.GetValue(strategy)!).Single(), result.GetValue(json)),
+            Console.Out, ct));
+        return command;
+    }
+
+    private static Option<string?> RegistryOption() =>
+        new("--registry") { Description = "Registry holding the SMS-only starting model (current spam version); trained into it when it has none, so a later run reuses it (default: a temporary registry)" };
 }
