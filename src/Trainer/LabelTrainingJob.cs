@@ -267,21 +267,61 @@ public sealed class LabelTrainingJob
         };
     }
 
-    private LabelData NerData(IReadOnlyList<NerSentence> labels)
+    /// <summary>
+    /// What an NER run trains on and judges by: the latest label per sentence wins; labelled sentences whose key is held
+    /// out (<see cref="IsHeldOut"/>) judge the candidate; the rest, each repeated <paramref name="labelWeight"/> times,
+    /// join the base sentences that carry no label. Sorted by sentence, so arrival order does not matter.
+    /// </summary>
+    public static (IReadOnlyList<NerSentence> Train, IReadOnlyList<NerSentence> HeldOutLabels) ComposeNer(IEnumerable<NerSentence> baseSentences, IReadOnlyList<NerSentence> labels, int labelWeight)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(labelWeight, 1);
         var latest = new Dictionary<string, NerSentence>(StringComparer.Ordinal);
         foreach (var sentence in labels)
         {
             latest[SentenceKey(sentence)] = sentence;
         }
 
-        var fixedSet = _options.EvalFiles.TryGetValue(TaskNames.Ner, out var evalFile) ? ConllReader.Read(evalFile).ToList() : [];
         var heldOut = latest.Where(l => IsHeldOut(l.Key)).Select(l => l.Value).ToList();
-        var train = _options.BaseData.GetValueOrDefault(TaskNames.Ner, []).SelectMany(f => ConllReader.Read(f))
+        var train = baseSentences
             .Where(s => !latest.ContainsKey(SentenceKey(s)))
-            .Concat(latest.Where(l => !IsHeldOut(l.Key)).SelectMany(l => Enumerable.Repeat(l.Value, _options.LabelWeight)))
+            .Concat(latest.Where(l => !IsHeldOut(l.Key)).SelectMany(l => Enumerable.Repeat(l.Value, labelWeight)))
             .OrderBy(SentenceKey, StringComparer.Ordinal)
             .ToList();
+        return (train, heldOut);
+    }
+
+    /// <summary>
+    /// A token head on per-word features (<paramref name="features"/> gives a sentence's first-piece vectors, null for
+    /// words past the model's maximum, which are skipped), trained as every run trains it.
+    /// </summary>
+    public static DenseHead FitTokenHead(IReadOnlyList<NerSentence> train, Func<NerSentence, float[]?[]> features, IReadOnlyList<string> tagSet, HeadTrainerOptions trainer, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(train);
+        ArgumentNullException.ThrowIfNull(features);
+        ArgumentNullException.ThrowIfNull(tagSet);
+        var tagIndex = tagSet.Select((t, i) => (t, i)).ToDictionary(p => p.t, p => p.i);
+        var rows = new List<float[]>();
+        var tags = new List<int>();
+        foreach (var sentence in train)
+        {
+            var vectors = features(sentence);
+            for (var w = 0; w < sentence.Tokens.Count; w++)
+            {
+                if (vectors[w] is { } vector && tagIndex.TryGetValue(sentence.Tags[w], out var tag))
+                {
+                    rows.Add(vector);
+                    tags.Add(tag);
+                }
+            }
+        }
+
+        return HeadTrainer.Train([.. rows], [.. tags], tagSet.Count, trainer, null, cancellationToken).Head;
+    }
+
+    private LabelData NerData(IReadOnlyList<NerSentence> labels)
+    {
+        var fixedSet = _options.EvalFiles.TryGetValue(TaskNames.Ner, out var evalFile) ? ConllReader.Read(evalFile).ToList() : [];
+        var (train, heldOut) = ComposeNer(_options.BaseData.GetValueOrDefault(TaskNames.Ner, []).SelectMany(f => ConllReader.Read(f)), labels, _options.LabelWeight);
         _log.WriteLine($"[trainer] ner: {train.Count} training sentences; {heldOut.Count} held-out labels, {fixedSet.Count} fixed evaluation sentences");
 
         var sets = new List<(string, Func<ModelSet, CancellationToken, EvaluationReport>)>();
@@ -298,7 +338,8 @@ public sealed class LabelTrainingJob
         return new LabelData([], train, sets);
     }
 
-    private static string SentenceKey(NerSentence s) => string.Join('\u0001', s.Tokens);
+    /// <summary>A sentence's identity for labels: its tokens.</summary>
+    public static string SentenceKey(NerSentence s) => string.Join('\u0001', s.Tokens);
 
     /// <summary>A new head on the current version's frozen features (same encoder, layers, pooling and head shape) beside the parent's other files.</summary>
     private BundleManifest StageHead(
@@ -392,25 +433,10 @@ public sealed class LabelTrainingJob
             }
         }
 
-        var tagIndex = spec.Labels.Select((t, i) => (t, i)).ToDictionary(p => p.t, p => p.i);
-        var rows = new List<float[]>();
-        var tags = new List<int>();
-        foreach (var sentence in train)
-        {
-            var vectors = _wordFeatures[featureKey + SentenceKey(sentence)];
-            for (var w = 0; w < sentence.Tokens.Count; w++)
-            {
-                if (vectors[w] is { } vector && tagIndex.TryGetValue(sentence.Tags[w], out var tag))
-                {
-                    rows.Add(vector);
-                    tags.Add(tag);
-                }
-            }
-        }
-
+        var head = FitTokenHead(train, s => _wordFeatures[featureKey + SentenceKey(s)], spec.Labels, trainer, cancellationToken);
         Prune(_wordFeatures, featureKey, train.Select(s => featureKey + SentenceKey(s)));
-        _log.WriteLine($"[trainer] ner: {rows.Count} words, {missing.Count} sentences newly encoded");
-        return HeadTrainer.Train([.. rows], [.. tags], spec.Labels.Count, trainer, null, cancellationToken).Head;
+        _log.WriteLine($"[trainer] ner: {train.Count} sentences, {missing.Count} newly encoded");
+        return head;
     }
 
     /// <summary>

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using StreamBert.Cli.Scenarios;
+using StreamBert.Contracts;
 
 namespace StreamBert.Cli.Commands;
 
@@ -40,22 +41,37 @@ internal static class ScenarioCommand
         var seed = new Option<int>("--seed") { Description = "First seed (label order and head training)", DefaultValueFactory = _ => 17 };
         var strategies = new Option<string>("--strategies") { Description = "Comma-separated: " + string.Join(", ", LabelStrategy.All.Select(s => $"{s.Name} ({s.Description})")), DefaultValueFactory = _ => string.Join(",", LabelStrategy.All.Select(s => s.Name)) };
         var json = new Option<string?>("--json") { Description = "Also write the results to this JSON file" };
-        var command = new Command("learning-curve", "F1, precision, recall and FPR on held-out Enron after 25..800 Enron reviewer labels, per way of combining them with the SMS base data (heads only, cached features)")
+        var task = new Option<string>("--task") { Description = "spam: SMS-only model, Enron labels; ner: CoNLL-2003 model, Wikigold sentences as labels (strategies labels, mixed, weighted)", DefaultValueFactory = _ => TaskNames.Spam };
+        task.AcceptOnlyFromAmong(TaskNames.Spam, TaskNames.Ner);
+        var baseSentences = new Option<int>("--base-sentences") { Description = "ner: CoNLL-2003 training sentences the starting model and the mixed strategies use (the first N, as train --limit)", DefaultValueFactory = _ => 1000 };
+        var command = new Command("learning-curve", "F1, precision, recall and FPR on held-out Enron after 25..800 Enron reviewer labels, per way of combining them with the SMS base data (heads only, cached features); --task ner: entity F1 on held-out Wikigold documents after 25..800 Wikigold sentences")
         {
-            registry, steps, evaluate, seeds, seed, strategies, json,
+            registry, steps, evaluate, seeds, seed, strategies, json, task, baseSentences,
         };
+        CommandChecks.AtLeast(baseSentences, 1);
         CommandChecks.AtLeast(evaluate, 1);
         CommandChecks.AtLeast(seeds, 1);
-        command.Validators.Add(r =>
+        PositiveCounts(steps);
+        command.SetAction((result, ct) =>
         {
-            if (r.GetValue(steps) is { } values && (values.Length == 0 || values.Any(v => v < 1)))
+            if (result.GetValue(task) == TaskNames.Ner)
             {
-                r.AddError("--steps: give one or more label counts, each at least 1.");
+                var given = result.GetResult(strategies) is { Implicit: false };
+                var chosen = LabelStrategy.Parse(given ? result.GetValue(strategies)! : "labels,mixed,weighted");
+                if (chosen.FirstOrDefault(s => s.LabelWeight == 0 || s.CalibrateOnLabels) is { } unsupported)
+                {
+                    throw new UsageException($"--strategies: {unsupported.Name} is a spam strategy; ner takes labels, mixed, weighted.");
+                }
+
+                return NerLearningCurveScenario.RunAsync(
+                    new NerCurveRequest(result.GetValue(registry), result.GetValue(steps)!, result.GetValue(baseSentences), result.GetValue(seeds), result.GetValue(seed), chosen, result.GetValue(json)),
+                    Console.Out, ct);
             }
+
+            return LearningCurveScenario.RunAsync(
+                new LearningCurveRequest(result.GetValue(registry), result.GetValue(steps)!, result.GetValue(evaluate), result.GetValue(seeds), result.GetValue(seed), LabelStrategy.Parse(result.GetValue(strategies)!), result.GetValue(json)),
+                Console.Out, ct);
         });
-        command.SetAction((result, ct) => LearningCurveScenario.RunAsync(
-            new LearningCurveRequest(result.GetValue(registry), result.GetValue(steps)!, result.GetValue(evaluate), result.GetValue(seeds), result.GetValue(seed), LabelStrategy.Parse(result.GetValue(strategies)!), result.GetValue(json)),
-            Console.Out, ct));
         return command;
     }
 
@@ -78,18 +94,20 @@ internal static class ScenarioCommand
         CommandChecks.AtLeast(window, 1);
         CommandChecks.AtLeast(evaluate, 1);
         CommandChecks.AtLeast(seeds, 1);
-        command.Validators.Add(r =>
-        {
-            if (r.GetValue(budgets) is { } values && (values.Length == 0 || values.Any(v => v < 1)))
-            {
-                r.AddError("--budgets: give one or more label counts, each at least 1.");
-            }
-        });
+        PositiveCounts(budgets);
         command.SetAction((result, ct) => ActiveLearningScenario.RunAsync(
             new ActiveLearningRequest(result.GetValue(registry), result.GetValue(budgets)!, result.GetValue(round), result.GetValue(window), result.GetValue(evaluate), result.GetValue(seeds), result.GetValue(seed), LabelStrategy.Parse(result.GetValue(strategy)!).Single(), result.GetValue(json)),
             Console.Out, ct));
         return command;
     }
+
+    private static void PositiveCounts(Option<int[]> option) => option.Validators.Add(r =>
+    {
+        if (r.GetValueOrDefault<int[]>() is { } values && (values.Length == 0 || values.Any(v => v < 1)))
+        {
+            r.AddError($"{option.Name}: give one or more label counts, each at least 1.");
+        }
+    });
 
     private static Option<string?> RegistryOption() =>
         new("--registry") { Description = "Registry holding the SMS-only starting model (current spam version); trained into it when it has none, so a later run reuses it (default: a temporary registry)" };

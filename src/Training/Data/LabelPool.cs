@@ -29,8 +29,11 @@ public static class LabelPool
     }
 
     /// <summary><paramref name="rows"/> in the order of a 64-bit hash of <paramref name="salt"/> and the text (ties: ordinal text).</summary>
-    public static IReadOnlyList<LabeledText> Order(IEnumerable<LabeledText> rows, string salt) =>
-        [.. rows.OrderBy(r => Hash(salt + "\u0001" + r.Text)).ThenBy(r => r.Text, StringComparer.Ordinal)];
+    public static IReadOnlyList<LabeledText> Order(IEnumerable<LabeledText> rows, string salt) => Order(rows, r => r.Text, salt);
+
+    /// <summary><paramref name="items"/> in the order of a 64-bit hash of <paramref name="salt"/> and each item's key (ties: ordinal key).</summary>
+    public static IReadOnlyList<T> Order<T>(IEnumerable<T> items, Func<T, string> key, string salt) =>
+        [.. items.Select(i => (Item: i, Key: key(i))).OrderBy(p => Hash(salt + "\u0001" + p.Key)).ThenBy(p => p.Key, StringComparer.Ordinal).Select(p => p.Item)];
 
     /// <summary>The order reviewers label the pool in for seed <paramref name="seed"/>: labels for n are the first n.</summary>
     public static IReadOnlyList<LabeledText> ReviewOrder(IReadOnlyList<LabeledText> pool, int seed) =>
