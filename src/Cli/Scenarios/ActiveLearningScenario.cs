@@ -44,7 +44,9 @@ internal static class ActiveLearningScenario
         }
 
         var budgets = request.Budgets.Order().Distinct().ToList();
-        var windows = Enumerable.Range(0, request.Seeds).Select(s => LabelPool.Order(split.Pool, "stream:" + (request.Seed + s).ToString(CultureInfo.InvariantCulture)).Take(request.Window).ToList()).ToList();
+        // The window is the start of the learning curve's label order for the same seed: the same stream, and its
+        // features are mostly cached already.
+        var windows = Enumerable.Range(0, request.Seeds).Select(s => LabelPool.ReviewOrder(split.Pool, request.Seed + s).Take(request.Window).ToList()).ToList();
         if (windows[0].Count < budgets[^1])
         {
             throw new UsageException($"--budgets: {budgets[^1]} labels asked for, but the stream window holds {windows[0].Count}.");
