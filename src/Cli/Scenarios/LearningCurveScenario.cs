@@ -50,7 +50,7 @@ internal static class LearningCurveScenario
         if (data.DomainRows.Count == 0)
         {
             output.WriteLine($"Skipped: the learning curve needs Enron1 (spam/enron1_ham.jsonl, spam/enron1_spam.jsonl) under STREAMBERT_DATA or ../shared/data beside the repository; found {RepoPaths.ResearchData() ?? "no research data folder"}.");
-            return 2;
+            return 1;
         }
 
         var steps = request.Steps.Order().Distinct().ToList();

@@ -37,7 +37,7 @@ internal static class NerLearningCurveScenario
         if (conll is null || !File.Exists(conll))
         {
             output.WriteLine($"Skipped: the NER curve starts from a CoNLL-2003 model and needs ner/conll2003_train.txt under STREAMBERT_DATA or ../shared/data beside the repository; found {RepoPaths.ResearchData() ?? "no research data folder"}.");
-            return 2;
+            return 1;
         }
 
         var wikigold = Path.Combine(RepoPaths.ShippedData() ?? throw new InvalidOperationException("data/ not found above the working or application directory."), "ner", "wikigold.conll.txt");

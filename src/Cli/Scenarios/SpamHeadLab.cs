@@ -72,8 +72,11 @@ internal sealed class SpamHeadLab
     /// <summary>The starting model as its bundle serves it.</summary>
     public ServedHead Base => new(BaseHead, new ScoreCalibrator(Spec.Calibration), Spec.OperatingPoint?.Threshold ?? TaskHead.DefaultThreshold, Spec.OperatingPoint?.TargetMet ?? false);
 
-    /// <summary>Loads the spam head of <paramref name="bundleDirectory"/> and the features of <paramref name="texts"/> (encoded once, cached on disk).</summary>
-    public static SpamHeadLab Create(string bundleDirectory, IEnumerable<string> texts, OperatingTarget target, TextWriter log, CancellationToken ct)
+    /// <summary>
+    /// Loads the spam head of <paramref name="bundleDirectory"/> and the features of <paramref name="texts"/> (encoded once,
+    /// kept under <paramref name="cacheDirectory"/>, default <c>&lt;STREAMBERT_CACHE&gt;/features</c>).
+    /// </summary>
+    public static SpamHeadLab Create(string bundleDirectory, IEnumerable<string> texts, OperatingTarget target, TextWriter log, CancellationToken ct, string? cacheDirectory = null)
     {
         var manifest = ModelRegistry.ReadManifest(bundleDirectory);
         var spec = manifest.Heads[TaskNames.Spam];
@@ -90,7 +93,7 @@ internal sealed class SpamHeadLab
 
         var distinct = texts.Distinct(StringComparer.Ordinal).ToList();
         var encoderPath = MiniLmResources.Ensure().ModelPath;
-        var cacheFile = Path.Combine(MiniLmResources.CacheRoot, "features",
+        var cacheFile = Path.Combine(cacheDirectory ?? Path.Combine(MiniLmResources.CacheRoot, "features"),
             Key($"{manifest.Encoder.Sha256}|{string.Join(",", spec.Layers)}|{spec.Pooling}|{manifest.MaxSequenceLength}|windows-32-16") + ".bin");
         var windows = FeatureFile.Read(cacheFile);
         var missing = distinct.Where(t => !windows.ContainsKey(Key(t))).ToList();
