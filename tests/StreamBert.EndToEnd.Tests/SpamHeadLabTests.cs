@@ -49,3 +49,39 @@ public sealed class SpamHeadLabTests(SpamModelFixture model) : IDisposable
         }
     }
 }
+
+public sealed class FeatureFileTests : IDisposable
+{
+    private readonly string _path = Path.Combine(Path.GetTempPath(), "streambert-features-" + Guid.NewGuid().ToString("N") + ".bin");
+
+    [Fact]
+    public void Read_TornLastRecord_KeepsWholeRecordsAndCutsTheRestSoAppendsStayReadable()
+    {
+        FeatureFile.Append(_path, new Dictionary<string, float[][]> { ["a"] = [[1f, 2f], [3f, 4f]] });
+        var whole = new FileInfo(_path).Length;
+        FeatureFile.Append(_path, new Dictionary<string, float[][]> { ["b"] = [[5f, 6f]] });
+        using (var file = new FileStream(_path, FileMode.Open))
+        {
+            file.SetLength(whole + 5); // a run killed while writing "b"
+        }
+
+        var read = FeatureFile.Read(_path);
+        var afterRead = new FileInfo(_path).Length;
+        FeatureFile.Append(_path, new Dictionary<string, float[][]> { ["c"] = [[7f, 8f]] });
+        var again = FeatureFile.Read(_path);
+
+        Assert.Equal(["a"], read.Keys);
+        Assert.Equal(whole, afterRead);
+        Assert.Equal(["a", "c"], again.Keys.Order());
+        Assert.Equal([7f, 8f], again["c"][0]);
+        Assert.Equal([3f, 4f], again["a"][1]);
+    }
+
+    public void Dispose()
+    {
+        if (File.Exists(_path))
+        {
+            File.Delete(_path);
+        }
+    }
+}

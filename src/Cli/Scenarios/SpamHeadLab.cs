@@ -184,7 +184,8 @@ internal sealed class SpamHeadLab
 
 /// <summary>
 /// The on-disk feature cache: records of (key, window count, width, floats), appended as new texts are encoded. A torn
-/// last record (a run killed while writing) is ignored on read.
+/// last record (a run killed while writing) is cut off on read, so the next append starts on a record boundary.
+/// Not safe for two processes appending at once; the scenarios run one at a time.
 /// </summary>
 internal static class FeatureFile
 {
@@ -196,7 +197,25 @@ internal static class FeatureFile
             return result;
         }
 
-        using var reader = new BinaryReader(File.OpenRead(path));
+        long whole;
+        using (var reader = new BinaryReader(File.OpenRead(path)))
+        {
+            whole = ReadRecords(reader, result);
+        }
+
+        if (whole < new FileInfo(path).Length)
+        {
+            using var file = new FileStream(path, FileMode.Open, FileAccess.Write);
+            file.SetLength(whole);
+        }
+
+        return result;
+    }
+
+    /// <summary>Reads whole records into <paramref name="result"/>; returns the offset after the last whole one.</summary>
+    private static long ReadRecords(BinaryReader reader, Dictionary<string, float[][]> result)
+    {
+        long whole = 0;
         try
         {
             while (reader.BaseStream.Position < reader.BaseStream.Length)
@@ -210,7 +229,7 @@ internal static class FeatureFile
                     var bytes = reader.ReadBytes(width * sizeof(float));
                     if (bytes.Length != width * sizeof(float))
                     {
-                        return result;
+                        return whole;
                     }
 
                     windows[w] = new float[width];
@@ -218,6 +237,7 @@ internal static class FeatureFile
                 }
 
                 result[key] = windows;
+                whole = reader.BaseStream.Position;
             }
         }
         catch (EndOfStreamException)
@@ -225,7 +245,7 @@ internal static class FeatureFile
             // A torn last record: everything before it is whole.
         }
 
-        return result;
+        return whole;
     }
 
     public static void Append(string path, IReadOnlyDictionary<string, float[][]> entries)
