@@ -4,6 +4,7 @@ using StreamBert.Contracts;
 using StreamBert.Engine.Heads;
 using StreamBert.Engine.Inference;
 using StreamBert.Engine.Models;
+using StreamBert.Engine.Tasks;
 using StreamBert.Engine.Tokenization;
 using StreamBert.Training.Calibration;
 using StreamBert.Training.Data;
@@ -29,6 +30,19 @@ public sealed record GateScore(string Set, int N, double Current, double Candida
 
 /// <summary>What a run did: published a version, or why not.</summary>
 public sealed record TrainingOutcome(string Task, string Bundle, string ParentVersion, BundleManifest? Published, string Reason, IReadOnlyList<GateScore> Scores, int TrainRows, TimeSpan Elapsed);
+
+/// <summary>What a binary run trains on, fits calibration and threshold on, and judges on (<see cref="LabelTrainingJob.ComposeBinary"/>).</summary>
+/// <param name="Train">Rows the head trains on: base rows once, label rows repeated by the label weight.</param>
+/// <param name="Calibration">Base and label rows kept from the head, each text once.</param>
+/// <param name="HeldOutLabels">Labels kept from training and calibration to judge the candidate.</param>
+public sealed record BinaryRunRows(IReadOnlyList<LabeledText> Train, IReadOnlyList<LabeledText> Calibration, IReadOnlyList<LabeledText> HeldOutLabels)
+{
+    /// <summary>Distinct label texts among <see cref="Train"/>.</summary>
+    public int LabelTrainTexts { get; init; }
+
+    /// <summary>The label rows among <see cref="Calibration"/>.</summary>
+    public IReadOnlyList<LabeledText> LabelCalibration { get; init; } = [];
+}
 
 /// <summary>
 /// One retraining run of the training service: a new head for <c>task</c> on the current version's features
@@ -192,32 +206,12 @@ public sealed class LabelTrainingJob
     private LabelData BinaryData(string task, HeadSpec spec, IReadOnlyList<LabeledText> labels)
     {
         var positive = spec.Labels[^1];
-
-        // The latest label for a text wins: a reviewer's correction replaces an earlier label.
-        var latest = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var label in labels)
-        {
-            latest[label.Text] = label.Label;
-        }
-
         List<LabeledText> fixedSet = _options.EvalFiles.TryGetValue(task, out var evalFile) ? [.. SequenceData.Read(task, evalFile)] : [];
         var fixedTexts = fixedSet.Select(r => r.Text).ToHashSet(StringComparer.Ordinal);
-        var heldOut = latest.Where(l => IsHeldOut(l.Key) && !fixedTexts.Contains(l.Key)).Select(l => new LabeledText(l.Key, l.Value)).OrderBy(r => r.Text, StringComparer.Ordinal).ToList();
-        var labelTrain = latest.Where(l => !IsHeldOut(l.Key) && !fixedTexts.Contains(l.Key)).Select(l => new LabeledText(l.Key, l.Value));
         var baseRows = _options.BaseData.GetValueOrDefault(task, []).SelectMany(f => SequenceData.Read(task, f));
-        var baseTrain = DatasetSplit.Split(DatasetSplit.Deduplicate(baseRows).Items).Train
-            .Where(r => !latest.ContainsKey(r.Text) && !fixedTexts.Contains(r.Text));
-        // Reviewers label today's traffic; the base data is yesterday's prior. Repeating each label weighs it
-        // against a base set usually ten times larger (the continuous-learning scenario measures the effect).
-        // Sorted: labels arrive interleaved across partitions, and the run must not depend on that order.
-        // Calibration and threshold are fitted on base and label rows the head does not see: the same mix it is trained
-        // on, so the threshold reflects today's traffic as much as training does.
-        var (baseFit, baseCalibration) = HeadCalibration.Split(baseTrain);
-        var (labelFit, labelCalibration) = HeadCalibration.Split(labelTrain);
-        var calibration = baseCalibration.Concat(labelCalibration).OrderBy(r => r.Text, StringComparer.Ordinal).ToList();
-        var train = baseFit.Concat(labelFit.SelectMany(l => Enumerable.Repeat(l, _options.LabelWeight)))
-            .OrderBy(r => r.Text, StringComparer.Ordinal).ThenBy(r => r.Label, StringComparer.Ordinal).ToList();
-        _log.WriteLine($"[trainer] {task}: {train.Count} training rows ({labelFit.Count} texts from labels), {calibration.Count} calibration rows ({labelCalibration.Count} from labels); {heldOut.Count} held-out labels, {fixedSet.Count} fixed evaluation rows");
+        var rows = ComposeBinary(baseRows, labels, _options.LabelWeight, fixedTexts);
+        var (train, calibration, heldOut) = (rows.Train, rows.Calibration, rows.HeldOutLabels);
+        _log.WriteLine($"[trainer] {task}: {train.Count} training rows ({rows.LabelTrainTexts} texts from labels), {calibration.Count} calibration rows ({rows.LabelCalibration.Count} from labels); {heldOut.Count} held-out labels, {fixedSet.Count} fixed evaluation rows");
 
         var sets = new List<(string, Func<ModelSet, CancellationToken, EvaluationReport>)>();
         if (heldOut.Count >= _options.MinHeldOutLabels)
@@ -233,21 +227,101 @@ public sealed class LabelTrainingJob
         return new LabelData(train, [], sets) { Calibration = calibration };
     }
 
-    private LabelData NerData(IReadOnlyList<NerSentence> labels)
+    /// <summary>
+    /// How a binary run divides its rows (spam, claims): the latest label per text wins; labels whose text is held out
+    /// (<see cref="IsHeldOut"/>) judge the candidate and are not trained on; the base data's train split (minus labelled
+    /// and fixed-evaluation texts) joins the remaining labels; a salted fifth of each is kept for calibration and
+    /// threshold (<see cref="HeadCalibration.Split"/>); each label the head trains on is repeated
+    /// <paramref name="labelWeight"/> times. Sorted, so the result depends on the rows, not their arrival order.
+    /// Public so that offline measurements (the learning-curve scenario) train on exactly what the service would.
+    /// </summary>
+    public static BinaryRunRows ComposeBinary(IEnumerable<LabeledText> baseRows, IReadOnlyList<LabeledText> labels, int labelWeight, IReadOnlySet<string> fixedTexts)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(labelWeight, 1);
+
+        // The latest label for a text wins: a reviewer's correction replaces an earlier label.
+        var latest = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var label in labels)
+        {
+            latest[label.Text] = label.Label;
+        }
+
+        var heldOut = latest.Where(l => IsHeldOut(l.Key) && !fixedTexts.Contains(l.Key)).Select(l => new LabeledText(l.Key, l.Value)).OrderBy(r => r.Text, StringComparer.Ordinal).ToList();
+        var labelTrain = latest.Where(l => !IsHeldOut(l.Key) && !fixedTexts.Contains(l.Key)).Select(l => new LabeledText(l.Key, l.Value));
+        var baseTrain = DatasetSplit.Split(DatasetSplit.Deduplicate(baseRows).Items).Train
+            .Where(r => !latest.ContainsKey(r.Text) && !fixedTexts.Contains(r.Text));
+        // Reviewers label today's traffic; the base data is yesterday's prior. Repeating each label weighs it
+        // against a base set usually ten times larger (the learning-curve scenario measures the effect).
+        // Sorted: labels arrive interleaved across partitions, and the run must not depend on that order.
+        // Calibration and threshold are fitted on base and label rows the head does not see: the same mix it is trained
+        // on, so the threshold reflects today's traffic as much as training does.
+        var (baseFit, baseCalibration) = HeadCalibration.Split(baseTrain);
+        var (labelFit, labelCalibration) = HeadCalibration.Split(labelTrain);
+        var calibration = baseCalibration.Concat(labelCalibration).OrderBy(r => r.Text, StringComparer.Ordinal).ToList();
+        var train = baseFit.Concat(labelFit.SelectMany(l => Enumerable.Repeat(l, labelWeight)))
+            .OrderBy(r => r.Text, StringComparer.Ordinal).ThenBy(r => r.Label, StringComparer.Ordinal).ToList();
+        return new BinaryRunRows(train, calibration, heldOut)
+        {
+            LabelTrainTexts = labelFit.Count,
+            LabelCalibration = [.. labelCalibration.OrderBy(r => r.Text, StringComparer.Ordinal)],
+        };
+    }
+
+    /// <summary>
+    /// What an NER run trains on and judges by: the latest label per sentence wins; labelled sentences whose key is held
+    /// out (<see cref="IsHeldOut"/>) judge the candidate; the rest, each repeated <paramref name="labelWeight"/> times,
+    /// join the base sentences that carry no label. Sorted by sentence, so arrival order does not matter.
+    /// </summary>
+    public static (IReadOnlyList<NerSentence> Train, IReadOnlyList<NerSentence> HeldOutLabels) ComposeNer(IEnumerable<NerSentence> baseSentences, IReadOnlyList<NerSentence> labels, int labelWeight)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(labelWeight, 1);
         var latest = new Dictionary<string, NerSentence>(StringComparer.Ordinal);
         foreach (var sentence in labels)
         {
             latest[SentenceKey(sentence)] = sentence;
         }
 
-        var fixedSet = _options.EvalFiles.TryGetValue(TaskNames.Ner, out var evalFile) ? ConllReader.Read(evalFile).ToList() : [];
         var heldOut = latest.Where(l => IsHeldOut(l.Key)).Select(l => l.Value).ToList();
-        var train = _options.BaseData.GetValueOrDefault(TaskNames.Ner, []).SelectMany(f => ConllReader.Read(f))
+        var train = baseSentences
             .Where(s => !latest.ContainsKey(SentenceKey(s)))
-            .Concat(latest.Where(l => !IsHeldOut(l.Key)).SelectMany(l => Enumerable.Repeat(l.Value, _options.LabelWeight)))
+            .Concat(latest.Where(l => !IsHeldOut(l.Key)).SelectMany(l => Enumerable.Repeat(l.Value, labelWeight)))
             .OrderBy(SentenceKey, StringComparer.Ordinal)
             .ToList();
+        return (train, heldOut);
+    }
+
+    /// <summary>
+    /// A token head on per-word features (<paramref name="features"/> gives a sentence's first-piece vectors, null for
+    /// words past the model's maximum, which are skipped), trained as every run trains it.
+    /// </summary>
+    public static DenseHead FitTokenHead(IReadOnlyList<NerSentence> train, Func<NerSentence, float[]?[]> features, IReadOnlyList<string> tagSet, HeadTrainerOptions trainer, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(train);
+        ArgumentNullException.ThrowIfNull(features);
+        ArgumentNullException.ThrowIfNull(tagSet);
+        var tagIndex = tagSet.Select((t, i) => (t, i)).ToDictionary(p => p.t, p => p.i);
+        var rows = new List<float[]>();
+        var tags = new List<int>();
+        foreach (var sentence in train)
+        {
+            var vectors = features(sentence);
+            for (var w = 0; w < sentence.Tokens.Count; w++)
+            {
+                if (vectors[w] is { } vector && tagIndex.TryGetValue(sentence.Tags[w], out var tag))
+                {
+                    rows.Add(vector);
+                    tags.Add(tag);
+                }
+            }
+        }
+
+        return HeadTrainer.Train([.. rows], [.. tags], tagSet.Count, trainer, null, cancellationToken).Head;
+    }
+
+    private LabelData NerData(IReadOnlyList<NerSentence> labels)
+    {
+        var fixedSet = _options.EvalFiles.TryGetValue(TaskNames.Ner, out var evalFile) ? ConllReader.Read(evalFile).ToList() : [];
+        var (train, heldOut) = ComposeNer(_options.BaseData.GetValueOrDefault(TaskNames.Ner, []).SelectMany(f => ConllReader.Read(f)), labels, _options.LabelWeight);
         _log.WriteLine($"[trainer] ner: {train.Count} training sentences; {heldOut.Count} held-out labels, {fixedSet.Count} fixed evaluation sentences");
 
         var sets = new List<(string, Func<ModelSet, CancellationToken, EvaluationReport>)>();
@@ -264,7 +338,8 @@ public sealed class LabelTrainingJob
         return new LabelData([], train, sets);
     }
 
-    private static string SentenceKey(NerSentence s) => string.Join('\u0001', s.Tokens);
+    /// <summary>A sentence's identity for labels: its tokens.</summary>
+    public static string SentenceKey(NerSentence s) => string.Join('\u0001', s.Tokens);
 
     /// <summary>A new head on the current version's frozen features (same encoder, layers, pooling and head shape) beside the parent's other files.</summary>
     private BundleManifest StageHead(
@@ -276,7 +351,21 @@ public sealed class LabelTrainingJob
         var extractor = new FeatureExtractor(session, tokenizer, parent.MaxSequenceLength) { CaseTypes = parent.Encoder.TokenTypes == EncoderRef.CaseTokenTypes };
         // Per task: each task's cache is pruned to what its last run used (Prune).
         var featureKey = $"{task}|{parent.Encoder.Sha256}|{string.Join(",", spec.Layers)}|{spec.Pooling}|{spec.WordShape}|";
-        var trainer = new HeadTrainerOptions
+        var trainer = HeadOptions(task, parentHead, _options.Seed);
+        var head = task == TaskNames.Ner
+            ? TrainNerHead(spec, extractor, featureKey, trainer, data.Sentences, cancellationToken)
+            : TrainBinaryHead(spec, extractor, featureKey, trainer, data.Texts, cancellationToken);
+        WriteCandidate(staging, parentDirectory, parent, spec, head);
+        var draft = parent with { Version = "candidate", ParentVersion = parentVersion, Files = ModelRegistry.HashFiles(staging) };
+        File.WriteAllText(Path.Combine(staging, ModelRegistry.ManifestFile), System.Text.Json.JsonSerializer.Serialize(draft, ModelRegistry.Json));
+        return draft;
+    }
+
+    /// <summary>How the trainer retrains a head on frozen features: the parent head's shape, the offline trainer's schedule.</summary>
+    public static HeadTrainerOptions HeadOptions(string task, DenseHead parentHead, int seed)
+    {
+        ArgumentNullException.ThrowIfNull(parentHead);
+        return new HeadTrainerOptions
         {
             HiddenDim = parentHead.HiddenDim,
             Activation = parentHead.Activation,
@@ -285,16 +374,19 @@ public sealed class LabelTrainingJob
             BatchSize = task == TaskNames.Ner ? 256 : 32,
             LearningRate = 2e-3f,
             Patience = 5,
-            Seed = _options.Seed,
+            Seed = seed,
             BalanceClasses = task == TaskNames.Claims,
         };
-        var head = task == TaskNames.Ner
-            ? TrainNerHead(spec, extractor, featureKey, trainer, data.Sentences, cancellationToken)
-            : TrainBinaryHead(spec, extractor, featureKey, trainer, data.Texts, cancellationToken);
-        WriteCandidate(staging, parentDirectory, parent, spec, head);
-        var draft = parent with { Version = "candidate", ParentVersion = parentVersion, Files = ModelRegistry.HashFiles(staging) };
-        File.WriteAllText(Path.Combine(staging, ModelRegistry.ManifestFile), System.Text.Json.JsonSerializer.Serialize(draft, ModelRegistry.Json));
-        return draft;
+    }
+
+    /// <summary>A binary head (class 1 = the positive label) on first-window features, early-stopped on F1 as every run does.</summary>
+    public static DenseHead FitBinaryHead(float[][] features, int[] labels, HeadTrainerOptions trainer, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(trainer);
+        return HeadTrainer.Train(features, labels, 2, trainer with
+        {
+            ValidationMetric = (gold, predicted) => BinaryMetrics.Compute(gold, predicted, 1).F1,
+        }, null, cancellationToken).Head;
     }
 
     /// <summary>
@@ -326,10 +418,7 @@ public sealed class LabelTrainingJob
         _log.WriteLine($"[trainer] {missing.Count} texts newly encoded");
         var features = train.Select(r => _sequenceFeatures[featureKey + r.Text]).ToArray();
         Prune(_sequenceFeatures, featureKey, train.Select(r => featureKey + r.Text));
-        return HeadTrainer.Train(features, [.. train.Select(r => r.Label == positive ? 1 : 0)], 2, trainer with
-        {
-            ValidationMetric = (gold, predicted) => BinaryMetrics.Compute(gold, predicted, 1).F1,
-        }, null, cancellationToken).Head;
+        return FitBinaryHead(features, [.. train.Select(r => r.Label == positive ? 1 : 0)], trainer, cancellationToken);
     }
 
     private DenseHead TrainNerHead(HeadSpec spec, FeatureExtractor extractor, string featureKey, HeadTrainerOptions trainer, IReadOnlyList<NerSentence> train, CancellationToken cancellationToken)
@@ -344,25 +433,10 @@ public sealed class LabelTrainingJob
             }
         }
 
-        var tagIndex = spec.Labels.Select((t, i) => (t, i)).ToDictionary(p => p.t, p => p.i);
-        var rows = new List<float[]>();
-        var tags = new List<int>();
-        foreach (var sentence in train)
-        {
-            var vectors = _wordFeatures[featureKey + SentenceKey(sentence)];
-            for (var w = 0; w < sentence.Tokens.Count; w++)
-            {
-                if (vectors[w] is { } vector && tagIndex.TryGetValue(sentence.Tags[w], out var tag))
-                {
-                    rows.Add(vector);
-                    tags.Add(tag);
-                }
-            }
-        }
-
+        var head = FitTokenHead(train, s => _wordFeatures[featureKey + SentenceKey(s)], spec.Labels, trainer, cancellationToken);
         Prune(_wordFeatures, featureKey, train.Select(s => featureKey + SentenceKey(s)));
-        _log.WriteLine($"[trainer] ner: {rows.Count} words, {missing.Count} sentences newly encoded");
-        return HeadTrainer.Train([.. rows], [.. tags], spec.Labels.Count, trainer, null, cancellationToken).Head;
+        _log.WriteLine($"[trainer] ner: {train.Count} sentences, {missing.Count} newly encoded");
+        return head;
     }
 
     /// <summary>
@@ -448,33 +522,42 @@ public sealed class LabelTrainingJob
             return draft;
         }
 
-        var spec = draft.Heads[task];
-        var positive = spec.Labels[^1];
-        var positives = data.Calibration.Count(r => r.Label == positive);
         HeadSpec calibrated;
-        if (positives == 0 || positives == data.Calibration.Count)
+        using (var models = ModelSet.Load([staging]))
         {
-            _log.WriteLine($"[trainer] {task}: {data.Calibration.Count} calibration rows hold {positives} {positive}: no calibration, threshold 0.5");
-            calibrated = spec with { Calibration = null, OperatingPoint = null };
-        }
-        else
-        {
-            var target = _options.TargetOf(task);
-            var fittedOn = $"{data.Calibration.Count} rows of base data and labels held out from the head (salted hash bucket < {HeadCalibration.DefaultPercent} of 100), {positives} {positive}";
-            using (var models = ModelSet.Load([staging]))
-            {
-                calibrated = HeadCalibration.Fit(models, task, data.Calibration, target, fittedOn, cancellationToken);
-            }
-
-            var point = calibrated.OperatingPoint!;
-            _log.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"[trainer] {task}: calibration {calibrated.Calibration!.Method} (cross-fitted ECE {calibrated.Calibration.HeldOutEce:F4}); threshold {point.Threshold:G4} for {OperatingPointFinder.Describe(target)}{(point.TargetMet ? "" : " (NOT met)")}: precision {point.Precision:F4}, recall {point.Recall:F4}, FPR {point.FalsePositiveRate:F4} on {data.Calibration.Count} calibration rows"));
+            calibrated = FitOperatingPoint(task, draft.Heads[task], data.Calibration, () => new OfflineScorer(models).MarginTexts([.. data.Calibration.Select(r => r.Text)], task, cancellationToken), _options.TargetOf(task), _log);
         }
 
         var heads = new Dictionary<string, HeadSpec>(draft.Heads) { [task] = calibrated };
         var rewritten = draft with { Heads = heads };
         File.WriteAllText(Path.Combine(staging, ModelRegistry.ManifestFile), System.Text.Json.JsonSerializer.Serialize(rewritten, ModelRegistry.Json));
         return rewritten;
+    }
+
+    /// <summary>
+    /// <paramref name="spec"/> with calibration and operating point fitted on <paramref name="rows"/> (their raw margins as
+    /// served come from <paramref name="margins"/>, asked only when needed). Without both classes among the rows the
+    /// parent's calibration would describe another head, so the result serves uncalibrated at 0.5.
+    /// </summary>
+    public static HeadSpec FitOperatingPoint(string task, HeadSpec spec, IReadOnlyList<LabeledText> rows, Func<IReadOnlyList<float>> margins, OperatingTarget target, TextWriter log)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        ArgumentNullException.ThrowIfNull(margins);
+        ArgumentNullException.ThrowIfNull(log);
+        var positive = spec.Labels[^1];
+        var positives = rows.Count(r => r.Label == positive);
+        if (positives == 0 || positives == rows.Count)
+        {
+            log.WriteLine($"[trainer] {task}: {rows.Count} calibration rows hold {positives} {positive}: no calibration, threshold 0.5");
+            return spec with { Calibration = null, OperatingPoint = null };
+        }
+
+        var fittedOn = $"{rows.Count} rows of base data and labels held out from the head (salted hash bucket < {HeadCalibration.DefaultPercent} of 100), {positives} {positive}";
+        var calibrated = HeadCalibration.FitMargins(spec, rows, margins(), target, fittedOn);
+        var point = calibrated.OperatingPoint!;
+        log.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"[trainer] {task}: calibration {calibrated.Calibration!.Method} (cross-fitted ECE {calibrated.Calibration.HeldOutEce:F4}); threshold {point.Threshold:G4} for {OperatingPointFinder.Describe(target)}{(point.TargetMet ? "" : " (NOT met)")}: precision {point.Precision:F4}, recall {point.Recall:F4}, FPR {point.FalsePositiveRate:F4} on {rows.Count} calibration rows"));
+        return calibrated;
     }
 
     /// <summary>

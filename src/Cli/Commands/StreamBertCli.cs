@@ -37,6 +37,7 @@ public static class StreamBertCli
         root.Subcommands.Add(BenchCommand.CreateCeiling());
         root.Subcommands.Add(OverloadCommand.Create());
         root.Subcommands.Add(ScenarioCommand.Create());
+        root.Subcommands.Add(ScenarioCommand.CreateGroup());
         root.Subcommands.Add(ReviewCommand.Create());
         return root;
     }

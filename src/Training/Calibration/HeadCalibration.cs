@@ -33,13 +33,24 @@ public static class HeadCalibration
     public static HeadSpec Fit(ModelSet models, string task, IReadOnlyList<LabeledText> rows, OperatingTarget target, string fittedOn, CancellationToken cancellationToken)
     {
         var head = models.RequiredHead(task);
-        var positiveLabel = head.Spec.Labels[^1];
         var margins = new OfflineScorer(models).MarginTexts([.. rows.Select(r => r.Text)], task, cancellationToken);
+        return FitMargins(head.Spec, rows, margins, target, fittedOn);
+    }
+
+    /// <summary>
+    /// <paramref name="spec"/> with a calibration and operating point fitted on <paramref name="rows"/>, given their raw
+    /// margins as served (the maximum over windows): what <see cref="Fit"/> does once the margins are known, for callers
+    /// that score from cached features.
+    /// </summary>
+    public static HeadSpec FitMargins(HeadSpec spec, IReadOnlyList<LabeledText> rows, IReadOnlyList<float> margins, OperatingTarget target, string fittedOn)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        var positiveLabel = spec.Labels[^1];
         var positive = rows.Select(r => r.Label == positiveLabel).ToArray();
         var calibration = CalibrationFitter.Fit(margins, positive, fittedOn);
         var calibrator = new ScoreCalibrator(calibration);
         var scores = margins.Select(m => calibrator.Probability(m)).ToArray();
         var point = OperatingPointFinder.Find(scores, positive, target, fittedOn);
-        return head.Spec with { Calibration = calibration, OperatingPoint = point };
+        return spec with { Calibration = calibration, OperatingPoint = point };
     }
 }

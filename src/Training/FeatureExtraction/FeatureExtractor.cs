@@ -59,6 +59,52 @@ public sealed class FeatureExtractor
     }
 
     /// <summary>
+    /// One vector per window of each text, windows planned as serving plans them (<see cref="TokenWindows.Plan"/>, at most
+    /// <paramref name="maxWindows"/>; the processor's defaults). Window 0 is what <see cref="Sequences"/> returns, so one
+    /// extraction serves both training (first window) and scoring as served (the maximum margin over windows) from cached
+    /// features, without running the encoder again for every retrained head.
+    /// </summary>
+    public float[][][] SequenceWindows(IReadOnlyList<string> texts, IReadOnlyList<int> layers, string pooling, int overlap = 32, int maxWindows = 16, CancellationToken cancellationToken = default)
+    {
+        var ids = new List<int[]>();
+        var shapes = CaseTypes ? new List<float[]>() : null;
+        var owner = new List<(int Text, int Window)>();
+        var windowCounts = new int[texts.Count];
+        var tokens = new List<Token>();
+        var windows = new List<(int Start, int Count)>();
+        for (var i = 0; i < texts.Count; i++)
+        {
+            tokens.Clear();
+            windows.Clear();
+            _tokenizer.Tokenize(texts[i], tokens);
+            TokenWindows.Plan(tokens.Count, _maxLength, overlap, windows);
+            windowCounts[i] = Math.Min(windows.Count, maxWindows);
+            for (var w = 0; w < windowCounts[i]; w++)
+            {
+                ids.Add(WithSpecials(tokens, windows[w].Start, windows[w].Count));
+                shapes?.Add(WordShape.ForSequence(texts[i], tokens, windows[w].Start, windows[w].Count));
+                owner.Add((i, w));
+            }
+        }
+
+        var width = Features.Width(_encoder.HiddenSize, layers.Count);
+        var result = new float[texts.Count][][];
+        for (var i = 0; i < texts.Count; i++)
+        {
+            result[i] = new float[windowCounts[i]][];
+        }
+
+        var idArray = ids.ToArray();
+        RunSorted(idArray, (states, row, index) =>
+        {
+            var vector = new float[width];
+            Features.Sequence(states, layers, pooling, row, idArray[index].Length, vector);
+            result[owner[index].Text][owner[index].Window] = vector;
+        }, shapes?.ToArray(), cancellationToken);
+        return result;
+    }
+
+    /// <summary>
     /// Per sentence, the feature vector of each word's first piece (first-subword labelling). Words past the
     /// model's maximum get null (they are skipped in training).
     /// </summary>
