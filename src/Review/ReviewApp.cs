@@ -8,6 +8,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using StreamBert.Review.Models;
 using StreamBert.Review.Spam;
 using StreamBert.Review.Web;
 using StreamBert.Service.Hosting;
@@ -66,6 +67,7 @@ public static class ReviewApp
         builder.Services.AddSingleton(sp => new SpamQueue(sp.GetRequiredService<IOptions<ReviewOptions>>().Value.WindowSize, sp.GetRequiredService<IOptions<ReviewOptions>>().Value.SpamThreshold));
         builder.Services.AddSingleton<SpamLabelWriter>();
         builder.Services.AddHostedService<SpamFeed>();
+        builder.Services.AddModelsPage();
 
         var app = builder.Build();
         var token = new AccessToken(options.Token);

@@ -41,6 +41,10 @@ public sealed class ReviewOptions
     [Required] public string MessagesTopic { get; set; } = Topics.Messages;
     [Required] public string SpamTopic { get; set; } = Topics.MessagesSpam;
     [Required] public string LabelsSpamTopic { get; set; } = Topics.LabelsSpam;
+    [Required] public string ModelsTopic { get; set; } = Topics.Models;
+
+    /// <summary>The model registry the models page shows and promotes in (null: the processors' <c>Processor:Registry</c>, else the default root).</summary>
+    public string? Registry { get; set; }
 
     /// <summary>Why these options must not start the desk (a non-loopback address without a token), or null.</summary>
     public string? BindingError()

@@ -27,6 +27,7 @@ internal static class ReviewEndpoints
         app.MapGet("/desk.js", context => Static(context, "text/javascript; charset=utf-8", Html.Script));
         app.MapGet("/spam", SpamPageAsync);
         app.MapPost("/spam/label", LabelSpamAsync);
+        app.MapModelsPage();
     }
 
     private static Task SpamPageAsync(HttpContext context)
