@@ -18,12 +18,13 @@ internal static class ReviewCommand
         var token = new Option<string?>("--token") { Description = "Shared secret every request must carry (Review:Token); open the desk once as /?token=SECRET. Required for non-loopback addresses" };
         var group = new Option<string?>("--group") { Description = "Consumer group id (Review:GroupId; default streambert-review)" };
         var window = new Option<int?>("--window") { Description = "Items the queue holds at most; the surest are dropped first (Review:WindowSize; default 1000)" };
+        var registry = new Option<string?>("--registry") { Description = "Model registry the models page shows, promotes and rolls back in (Review:Registry; default Processor:Registry, else ./.streambert/registry)" };
         var threshold = new Option<double?>("--threshold") { Description = "Spam threshold of the served model, the centre of 'uncertain' (Review:SpamThreshold; default 0.5)" };
         CommandChecks.Between(port, 0, 65535);
         CommandChecks.AtLeast(window, 1);
         var command = new Command("review", "The reviewer's desk: a web page of the verdicts the model is least sure of; Confirm/Flip writes labels.spam with the reviewer's name and the model version")
         {
-            bootstrap, port, bind, urls, token, group, window, threshold,
+            bootstrap, port, bind, urls, token, group, window, threshold, registry,
         };
         command.SetAction(async (result, ct) =>
         {
@@ -31,8 +32,9 @@ internal static class ReviewCommand
             Configured.SetIfGiven(settings, "Review:GroupId", result.GetValue(group));
             Configured.SetIfGiven(settings, "Review:WindowSize", result.GetValue(window));
             Configured.SetIfGiven(settings, "Review:SpamThreshold", result.GetValue(threshold));
+            Configured.SetIfGiven(settings, "Review:Registry", result.GetValue(registry));
             await using var app = ReviewApp.Build(settings);
-            return await ProcessorCommand.RunHostAsync(app, ct, _ => Console.WriteLine($"Reviewer's desk: {app.Address()}spam"));
+            return await ProcessorCommand.RunHostAsync(app, ct, _ => Console.WriteLine($"Reviewer's desk: {app.Address()}spam (models: {app.Address()}models)"));
         });
         return command;
     }
