@@ -26,11 +26,7 @@ public static class ModelPromotion
     /// </summary>
     public static ModelChange Plan(ModelRegistry registry, string reason, string bundle, string? version = null)
     {
-        if (!ModelRegistry.IsBundleName(bundle) || !registry.Bundles().Contains(bundle, StringComparer.Ordinal))
-        {
-            throw new InvalidOperationException($"{bundle} is not a bundle in the registry {registry.Root} (streambert models list shows what is).");
-        }
-
+        // Versions and CurrentVersion know no bundle whose name is not a plain one: such a name is refused below.
         var current = registry.CurrentVersion(bundle);
         switch (reason)
         {

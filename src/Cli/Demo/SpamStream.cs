@@ -130,30 +130,48 @@ internal sealed class SpamStream
                 }
 
                 var budget = (long)(Interlocked.Read(ref _validFed) * _options.ReviewFraction) - sent;
-                foreach (var item in budget > 0 ? queue.Take(QueueMode.Uncertain, queue.Count) : [])
+                if (budget <= 0)
                 {
-                    if (budget == 0)
-                    {
-                        break;
-                    }
+                    continue;
+                }
 
-                    if (!_reviewable.TryGetValue(item.Id, out var truth) || now - truth.FedAt < ReviewDelay)
-                    {
-                        continue;
-                    }
-
-                    await writer.WriteAsync(item, truth.Label, Reviewer, ct).ConfigureAwait(false);
+                foreach (var (item, label) in Choose(queue.Take(QueueMode.Uncertain, queue.Count), budget, _reviewable, now))
+                {
+                    await writer.WriteAsync(item, label, Reviewer, ct).ConfigureAwait(false);
                     queue.MarkLabelled(item.Id);
                     _reviewable.TryRemove(item.Id, out _);
                     _state.AddReview();
                     sent++;
-                    budget--;
                 }
             }
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
         }
+    }
+
+    /// <summary>
+    /// What the reviewers label now, with the true label: the first <paramref name="budget"/> items in the queue's order
+    /// (<paramref name="ordered"/>) whose truth they know and that were fed at least <see cref="ReviewDelay"/> before
+    /// <paramref name="now"/>.
+    /// </summary>
+    internal static List<(SpamItem Item, string Label)> Choose(IReadOnlyList<SpamItem> ordered, long budget, IReadOnlyDictionary<string, (string Label, TimeSpan FedAt)> known, TimeSpan now)
+    {
+        var chosen = new List<(SpamItem, string)>();
+        foreach (var item in ordered)
+        {
+            if (chosen.Count >= budget)
+            {
+                break;
+            }
+
+            if (known.TryGetValue(item.Id, out var truth) && now - truth.FedAt >= ReviewDelay)
+            {
+                chosen.Add((item, truth.Label));
+            }
+        }
+
+        return chosen;
     }
 
     /// <summary>Reads <see cref="Topics.MessagesSpam"/> until cancelled, then a few seconds more to collect what is in flight.</summary>
