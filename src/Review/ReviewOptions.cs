@@ -42,6 +42,7 @@ public sealed class ReviewOptions
     [Required] public string SpamTopic { get; set; } = Topics.MessagesSpam;
     [Required] public string LabelsSpamTopic { get; set; } = Topics.LabelsSpam;
     [Required] public string ModelsTopic { get; set; } = Topics.Models;
+    [Required] public string TrainerRunsTopic { get; set; } = Topics.TrainerRuns;
 
     /// <summary>The model registry the models page shows and promotes in (null: the processors' <c>Processor:Registry</c>, else the default root).</summary>
     public string? Registry { get; set; }

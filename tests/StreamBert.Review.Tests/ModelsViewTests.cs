@@ -1,4 +1,5 @@
 using StreamBert.Contracts;
+using StreamBert.Kafka;
 using StreamBert.Review.Models;
 
 namespace StreamBert.Review.Tests;
@@ -91,6 +92,83 @@ public sealed class ModelsViewTests
         Assert.Contains("<circle class=\"point current\" data-version=\"v2\"", html, StringComparison.Ordinal);
         Assert.Contains("value=\"request&lt;token&gt;\"", html, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Render_TrainerRunReportsWithAMalformedRecord_ShowsEachRunsVerdictAndF1CurrentToCandidate_CountsTheUnreadable()
+    {
+        using var fake = new FakeRegistry();
+        fake.Add("spam", "v1", null, 0.84);
+        fake.Add("spam", "v2", "v1", 0.93, trainedFromLabels: true);
+        fake.Registry.SetCurrent("spam", "v2");
+        var published = Run(1, "v1", "v2", TrainingVerdicts.Published, "not worse than v1 on held-out labels", 0.84, 0.93);
+        var refused = Run(2, "v2", null, TrainingVerdicts.Refused, "quality gate: held-out labels <b>worse</b>", 0.93, 0.71);
+        var records = new (string? Key, byte[] Value)[]
+        {
+            ("spam", TrainingRunReports.Serialize(published)),
+            ("spam", "{\"bundle\":\"spam\",\"verdict\":"u8.ToArray()),
+            ("spam", TrainingRunReports.Serialize(refused with { Verdict = "maybe" })),
+            ("articles", TrainingRunReports.Serialize(refused)),
+            ("spam", TrainingRunReports.Serialize(refused)),
+        };
+        var history = new ModelHistory();
+        foreach (var (record, offset) in records.Select((r, i) => (r, i)))
+        {
+            if (ModelEventFeed.ReadRunReport(record.Key, record.Value) is { } report)
+            {
+                history.AddRun(new TrainingRunRecord(report, 0, offset));
+            }
+            else
+            {
+                history.AddUnreadableRun();
+            }
+        }
+
+        var (runs, unreadable) = history.RunsSnapshot();
+        var view = ModelsView.Build(fake.Registry, [], 0, runs, unreadable);
+        var tokens = new Microsoft.AspNetCore.Antiforgery.AntiforgeryTokenSet("request", "cookie", "__RequestVerificationToken", null);
+        var html = Web.ModelsPage.Render(view, "models", tokens, "trainer.runs");
+
+        Assert.Equal(3, view.UnreadableRuns);
+        Assert.Equal([2L, 1L], Assert.Single(view.Bundles).TrainerRuns.Select(r => r.Report.Number));
+        Assert.Contains("<span id=\"unreadable-runs\">3 unreadable run reports not shown</span>", html, StringComparison.Ordinal);
+        Assert.Contains("<tr class=\"verdict-refused\" data-run=\"2\">", html, StringComparison.Ordinal);
+        Assert.Contains("v2 → candidate</td><td class=\"f1\">held-out labels (n 120): 0.930 → 0.710; recall 0.900 → 0.500, FPR 0.0100 → 0.0400", html, StringComparison.Ordinal);
+        Assert.Contains("<strong>refused</strong>: quality gate: held-out labels &lt;b&gt;worse&lt;/b&gt;", html, StringComparison.Ordinal);
+        Assert.Contains("<tr class=\"verdict-published\" data-run=\"1\">", html, StringComparison.Ordinal);
+        Assert.Contains("v1 → v2</td><td class=\"f1\">held-out labels (n 120): 0.840 → 0.930", html, StringComparison.Ordinal);
+        Assert.DoesNotContain("<b>", html, StringComparison.Ordinal);
+    }
+
+    private static TrainingRunReport Run(long number, string parent, string? candidate, string verdict, string reason, double currentF1, double candidateF1) => new()
+    {
+        Bundle = "spam",
+        Task = "spam",
+        RunId = "run" + number,
+        Number = number,
+        ParentVersion = parent,
+        CandidateVersion = candidate,
+        Verdict = verdict,
+        Reason = reason,
+        Scores =
+        [
+            new TrainingRunScore
+            {
+                Set = "held-out labels",
+                N = 120,
+                CurrentF1 = currentF1,
+                CandidateF1 = candidateF1,
+                CurrentRecall = 0.9,
+                CandidateRecall = candidate is null ? 0.5 : 0.95,
+                CurrentFalsePositiveRate = 0.01,
+                CandidateFalsePositiveRate = candidate is null ? 0.04 : 0.005,
+            },
+        ],
+        Labels = 300 * (int)number,
+        TrainRows = 1000,
+        LabelOffsets = new Dictionary<string, LabelOffsetRange> { ["labels.spam/0"] = new(300 * (number - 1), 300 * number) },
+        StartedAt = DateTimeOffset.UnixEpoch.AddHours(number),
+        FinishedAt = DateTimeOffset.UnixEpoch.AddHours(number).AddSeconds(90),
+    };
 
     private static ModelEventRecord Event(string bundle, string version, string reason, long offset) => new(
         new ModelPublished

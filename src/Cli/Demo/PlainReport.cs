@@ -80,7 +80,7 @@ internal static class PlainReport
         {
             var result = run.Outcome switch
             {
-                null => "still running at the end",
+                null => "unfinished when the demo stopped (the stop cancelled its training)",
                 { Published: { } p } o => Invariant($"published {p.Version} after {o.Elapsed.TotalSeconds:F0} s on {o.TrainRows} rows: {DemoText.Scores(o)}"),
                 { } o => Invariant($"not published after {o.Elapsed.TotalSeconds:F0} s: {DemoText.Scores(o)}; {o.Reason}"),
             };

@@ -72,7 +72,7 @@ internal sealed partial class ModelChanger(IOptions<ReviewOptions> options, IOpt
     private static partial void LogFailed(ILogger logger, string reviewer, string reason, string bundle, string version, Exception exception);
 }
 
-/// <summary>Registers the models page's services: the models topic's feed, the change path, and where the registry is.</summary>
+/// <summary>Registers the models page's services: the models and trainer-runs topics' feed, the change path, and where the registry is.</summary>
 internal static class ModelsServices
 {
     public static IServiceCollection AddModelsPage(this IServiceCollection services)
@@ -81,6 +81,7 @@ internal static class ModelsServices
         {
             // The registry and models topic the processors use, where the desk's own keys do not set them.
             o.ModelsTopic = configuration[$"{ReviewOptions.Section}:ModelsTopic"] ?? configuration["Topics:Models"] ?? o.ModelsTopic;
+            o.TrainerRunsTopic = configuration[$"{ReviewOptions.Section}:TrainerRunsTopic"] ?? configuration["Topics:TrainerRuns"] ?? o.TrainerRunsTopic;
             o.Registry = configuration[$"{ReviewOptions.Section}:Registry"] ?? configuration["Processor:Registry"] ?? ModelRegistry.DefaultRoot;
         });
         services.AddSingleton<ModelHistory>();

@@ -9,9 +9,11 @@ using StreamBert.Service.Hosting;
 namespace StreamBert.Review.Models;
 
 /// <summary>
-/// Reads the models topic from the beginning into <see cref="ModelHistory"/>: which version each bundle's processors were
-/// told to serve, when and why. Like the spam feed, its group never commits, so every start reads the whole topic.
-/// Every event goes through <see cref="ModelEvents.Parse"/>, as the processor's own reader does.
+/// Reads the models topic and the trainer-runs topic from the beginning into <see cref="ModelHistory"/>: which version
+/// each bundle's processors were told to serve, when and why, and every training run with the gate's verdict. Like the
+/// spam feed, its group never commits, so every start reads both topics whole (the history keeps the latest
+/// <see cref="ModelHistory.Capacity"/> of each). Every event goes through <see cref="ModelEvents.Parse"/>, as the
+/// processor's own reader does, and every run report through <see cref="TrainingRunReports.Parse"/>.
 /// </summary>
 internal sealed partial class ModelEventFeed(ModelHistory history, IOptions<ReviewOptions> options, IOptions<KafkaClientSettings> kafka, IHostApplicationLifetime lifetime, ILogger<ModelEventFeed> logger)
     : BackgroundService
@@ -38,8 +40,9 @@ internal sealed partial class ModelEventFeed(ModelHistory history, IOptions<Revi
                 }
             })
             .Build();
-        consumer.Subscribe(o.ModelsTopic);
-        LogStarted(logger, o.ModelsTopic);
+        // One consumer for both topics: a run report and the event it led to are shown from one poll loop.
+        consumer.Subscribe([o.ModelsTopic, o.TrainerRunsTopic]);
+        LogStarted(logger, o.ModelsTopic, o.TrainerRunsTopic);
         try
         {
             while (!ct.IsCancellationRequested)
@@ -49,7 +52,19 @@ internal sealed partial class ModelEventFeed(ModelHistory history, IOptions<Revi
                     continue;
                 }
 
-                if (Read(message) is { } published)
+                if (result.Topic == o.TrainerRunsTopic)
+                {
+                    if (ReadRunReport(message.Key, message.Value) is { } report)
+                    {
+                        history.AddRun(new TrainingRunRecord(report, result.Partition.Value, result.Offset.Value));
+                    }
+                    else
+                    {
+                        history.AddUnreadableRun();
+                        LogUnreadableRun(logger, result.TopicPartitionOffset.ToString());
+                    }
+                }
+                else if (Read(message) is { } published)
                 {
                     history.Add(new ModelEventRecord(published, result.Partition.Value, result.Offset.Value));
                 }
@@ -83,8 +98,25 @@ internal sealed partial class ModelEventFeed(ModelHistory history, IOptions<Revi
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Models page reads {Topic}")]
-    private static partial void LogStarted(ILogger logger, string topic);
+    /// <summary>The report, or null when it fails <see cref="TrainingRunReports.Parse"/> or its key is not its bundle.</summary>
+    internal static TrainingRunReport? ReadRunReport(string? key, byte[]? value)
+    {
+        try
+        {
+            var report = TrainingRunReports.Parse(value ?? []);
+            return key == report.Bundle ? report : null;
+        }
+        catch (InvalidDataException)
+        {
+            return null;
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Models page reads {Topic} and {RunsTopic}")]
+    private static partial void LogStarted(ILogger logger, string topic, string runsTopic);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Unreadable training run report at {Position}, not shown")]
+    private static partial void LogUnreadableRun(ILogger logger, string position);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Unreadable models event at {Position}, not shown")]
     private static partial void LogUnreadable(ILogger logger, string position);

@@ -7,17 +7,24 @@ namespace StreamBert.Review.Models;
 
 /// <summary>What the models page shows: every bundle of the registry with its versions, runs and the models topic's events.</summary>
 /// <param name="UnreadableEvents">Events on the models topic that no processor would accept (counted, not shown).</param>
-internal sealed record ModelsView(string Registry, IReadOnlyList<BundleView> Bundles, int UnreadableEvents)
+/// <param name="UnreadableRuns">Records on the trainer-runs topic that are not valid run reports (counted, not shown).</param>
+internal sealed record ModelsView(string Registry, IReadOnlyList<BundleView> Bundles, int UnreadableEvents, int UnreadableRuns = 0)
 {
     /// <summary>Events shown per bundle, newest first.</summary>
     public const int EventsShown = 20;
 
+    /// <summary>Training run reports shown per bundle, newest first.</summary>
+    public const int RunsShown = 20;
+
     /// <summary>
     /// Reads <paramref name="registry"/> (CURRENT, every version's manifest) and joins it with the events read from the
-    /// models topic. A manifest that cannot be read shows as a version with its problem, never as a failed page.
+    /// models topic and the reports read from the trainer-runs topic. A manifest that cannot be read shows as a version
+    /// with its problem, never as a failed page.
     /// </summary>
-    public static ModelsView Build(ModelRegistry registry, IReadOnlyList<ModelEventRecord> events, int unreadable)
+    public static ModelsView Build(
+        ModelRegistry registry, IReadOnlyList<ModelEventRecord> events, int unreadable, IReadOnlyList<TrainingRunRecord>? runs = null, int unreadableRuns = 0)
     {
+        runs ??= [];
         var bundles = new List<BundleView>();
         foreach (var bundle in registry.Bundles().Where(ModelRegistry.IsBundleName))
         {
@@ -41,10 +48,13 @@ internal sealed record ModelsView(string Registry, IReadOnlyList<BundleView> Bun
                 RollbackTarget(registry, bundle),
                 [.. rows.Where(r => r.Run is not null).Select(r => r.Run!).Reverse()],
                 [.. rows.SelectMany(r => r.F1.Keys).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)],
-                [.. ofBundle.AsEnumerable().Reverse().Take(EventsShown)]));
+                [.. ofBundle.AsEnumerable().Reverse().Take(EventsShown)])
+            {
+                TrainerRuns = [.. runs.Where(r => r.Report.Bundle == bundle).Reverse().Take(RunsShown)],
+            });
         }
 
-        return new ModelsView(registry.Root, bundles, unreadable);
+        return new ModelsView(registry.Root, bundles, unreadable, unreadableRuns);
     }
 
     private static (BundleManifest? Manifest, string? Problem) TryRead(ModelRegistry registry, string bundle, string version)
@@ -92,8 +102,8 @@ internal sealed record ModelsView(string Registry, IReadOnlyList<BundleView> Bun
 
     /// <summary>
     /// The trainer's run that made this version, from what its manifest records: the task, the parent it was judged
-    /// against and what it was evaluated on. Only runs that passed the quality gate leave a version; a refused run is in
-    /// the trainer's log and its <c>streambert_trainer_runs{result="refused"}</c> counter, not in the registry or the topic.
+    /// against and what it was evaluated on. Only runs that passed the quality gate leave a version; every run, refused
+    /// ones included, is on the trainer-runs topic (<see cref="BundleView.TrainerRuns"/>).
     /// </summary>
     private static RunView? RunOf(BundleManifest manifest, IReadOnlyDictionary<string, double> f1)
     {
@@ -118,6 +128,7 @@ internal sealed record ModelsView(string Registry, IReadOnlyList<BundleView> Bun
 /// <param name="RollbackTarget">The version a rollback would serve (the one before CURRENT), or null when there is none.</param>
 /// <param name="Runs">The trainer's published runs, newest first.</param>
 /// <param name="Events">Events of this bundle on the models topic, newest first.</param>
+/// <remarks><see cref="TrainerRuns"/>: the trainer's reports of this bundle (published, refused, failed), newest first.</remarks>
 internal sealed record BundleView(
     string Name,
     string? Current,
@@ -129,6 +140,8 @@ internal sealed record BundleView(
     IReadOnlyList<string> Tasks,
     IReadOnlyList<ModelEventRecord> Events)
 {
+    public IReadOnlyList<TrainingRunRecord> TrainerRuns { get; init; } = [];
+
     /// <summary>The F1 of <paramref name="task"/> per version that records one, oldest first: the chart's points.</summary>
     public IReadOnlyList<(string Version, double F1)> F1Series(string task) =>
         [.. Versions.Where(v => v.F1.ContainsKey(task)).Select(v => (v.Version, v.F1[task]))];

@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
+using StreamBert.Contracts;
 using StreamBert.Engine.Models;
 using StreamBert.Kafka;
 using StreamBert.Review.Models;
@@ -38,11 +39,13 @@ internal static class ModelsPage
     private static Task ShowAsync(HttpContext context)
     {
         var changer = context.RequestServices.GetRequiredService<ModelChanger>();
-        var (events, unreadable) = context.RequestServices.GetRequiredService<ModelHistory>().Snapshot();
-        var view = ModelsView.Build(changer.Registry, events, unreadable);
+        var history = context.RequestServices.GetRequiredService<ModelHistory>();
+        var (events, unreadable) = history.Snapshot();
+        var (runs, unreadableRuns) = history.RunsSnapshot();
+        var view = ModelsView.Build(changer.Registry, events, unreadable, runs, unreadableRuns);
         var tokens = context.RequestServices.GetRequiredService<IAntiforgery>().GetAndStoreTokens(context);
-        var topic = context.RequestServices.GetRequiredService<IOptions<ReviewOptions>>().Value.ModelsTopic;
-        return Write(context, Render(view, topic, tokens));
+        var options = context.RequestServices.GetRequiredService<IOptions<ReviewOptions>>().Value;
+        return Write(context, Render(view, options.ModelsTopic, tokens, options.TrainerRunsTopic));
     }
 
     private static async Task ConfirmAsync(HttpContext context)
@@ -132,7 +135,7 @@ internal static class ModelsPage
         return new ChangeRequest(reason, bundle, version, from, reviewer);
     }
 
-    internal static string Render(ModelsView view, string topic, AntiforgeryTokenSet antiforgery)
+    internal static string Render(ModelsView view, string topic, AntiforgeryTokenSet antiforgery, string runsTopic = Topics.TrainerRuns)
     {
         var html = new StringBuilder(8192);
         Html.Page(html, "StreamBert review — models", "/models", page =>
@@ -142,6 +145,12 @@ internal static class ModelsPage
             if (view.UnreadableEvents > 0)
             {
                 page.Append(" · <span id=\"unreadable\">").Append(view.UnreadableEvents).Append(" unreadable events not shown</span>");
+            }
+
+            page.Append(" · runs from <code>").Append(Html.Text(runsTopic)).Append("</code>");
+            if (view.UnreadableRuns > 0)
+            {
+                page.Append(" · <span id=\"unreadable-runs\">").Append(view.UnreadableRuns).Append(" unreadable run reports not shown</span>");
             }
 
             page.Append("</p>");
@@ -222,7 +231,7 @@ internal static class ModelsPage
             page.Append("</td></tr>");
         }
 
-        page.Append("</tbody></table><h3>Training runs</h3>");
+        page.Append("</tbody></table><h3>Published versions' runs</h3>");
         if (bundle.Runs.Count == 0)
         {
             page.Append("<p class=\"meta\">No version of this bundle was published by the training service.</p>");
@@ -243,9 +252,8 @@ internal static class ModelsPage
             page.Append("</tbody></table>");
         }
 
-        // What the registry and the topic do not hold, said where a reader would look for it.
-        page.Append("<p class=\"meta\">F1 values are each version's own recorded evaluation. Runs the quality gate refused leave no version and no event: "
-            + "they are in the trainer's log and its <code>streambert_trainer_runs{result=\"refused\"}</code> counter only.</p>");
+        page.Append("<p class=\"meta\">F1 values here are each version's own recorded evaluation; the gate's verdicts, refused runs included, follow.</p>");
+        RenderTrainerRuns(page, bundle);
 
         page.Append("<h3>Models topic</h3>");
         if (bundle.Events.Count == 0)
@@ -351,6 +359,64 @@ internal static class ModelsPage
         return html.ToString();
     }
 
+    /// <summary>
+    /// The trainer's reports: per run the gate's verdict and, per evaluation set, F1 of the live version and the candidate
+    /// on the same held-out rows (what the gate compared), with the operating-point figures where the head has one.
+    /// </summary>
+    private static void RenderTrainerRuns(StringBuilder page, BundleView bundle)
+    {
+        page.Append("<h3>Trainer runs</h3>");
+        if (bundle.TrainerRuns.Count == 0)
+        {
+            page.Append("<p class=\"meta\">No training run report for this bundle read yet.</p>");
+            return;
+        }
+
+        page.Append("<table class=\"trainer-runs\"><thead><tr><th>run</th><th>finished (UTC)</th><th>task</th><th>labels</th><th>current → candidate</th>")
+            .Append("<th>F1 current → candidate (gate's sets)</th><th>verdict</th></tr></thead><tbody>");
+        foreach (var record in bundle.TrainerRuns)
+        {
+            var run = record.Report;
+            page.Append("<tr class=\"verdict-").Append(Html.Text(run.Verdict)).Append("\" data-run=\"").Append(run.Number).Append("\"><td>").Append(run.Number)
+                .Append("</td><td>").Append(run.FinishedAt.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture))
+                .Append(string.Create(CultureInfo.InvariantCulture, $" ({(run.FinishedAt - run.StartedAt).TotalSeconds:0} s)")).Append("</td><td>")
+                .Append(Html.Text(run.Task)).Append("</td><td>").Append(run.Labels).Append("</td><td>")
+                .Append(Html.Text(run.ParentVersion ?? "-")).Append(" → ").Append(Html.Text(run.CandidateVersion ?? "candidate")).Append("</td><td class=\"f1\">");
+            if (run.Scores.Count == 0)
+            {
+                page.Append('-');
+            }
+
+            page.AppendJoin("<br>", run.Scores.Select(Score));
+            page.Append("</td><td><strong>").Append(Html.Text(run.Verdict)).Append("</strong>");
+            if (run.Reason.Length > 0)
+            {
+                page.Append(": ").Append(Html.Text(run.Reason));
+            }
+
+            page.Append("</td></tr>");
+        }
+
+        page.Append("</tbody></table>");
+    }
+
+    private static string Score(TrainingRunScore score)
+    {
+        var line = new StringBuilder();
+        line.Append(Html.Text(score.Set)).Append(string.Create(CultureInfo.InvariantCulture, $" (n {score.N}): {score.CurrentF1:0.000} → {score.CandidateF1:0.000}"));
+        if (score.CurrentRecall is { } currentRecall && score.CandidateRecall is { } candidateRecall)
+        {
+            line.Append(string.Create(CultureInfo.InvariantCulture, $"; recall {currentRecall:0.000} → {candidateRecall:0.000}"));
+        }
+
+        if (score.CurrentFalsePositiveRate is { } currentFpr && score.CandidateFalsePositiveRate is { } candidateFpr)
+        {
+            line.Append(string.Create(CultureInfo.InvariantCulture, $", FPR {currentFpr:0.0000} → {candidateFpr:0.0000}"));
+        }
+
+        return line.ToString();
+    }
+
     private static void ChangeForm(StringBuilder page, AntiforgeryTokenSet antiforgery, string action, string reason, string bundle, string? version, string? from, string cssClass, string label)
     {
         page.Append("<form class=\"change\" method=\"post\" action=\"").Append(action).Append("\">");
@@ -389,5 +455,6 @@ internal static class ModelsPage
         tr.is-current { background: #eef6ee; } .tag { font-size: .75rem; background: #2e8b57; color: #fff; border-radius: 3px; padding: 0 .3rem; }
         .tag-served { background: #1f5fa8; } .warn { color: #a00; } form.change { display: inline; }
         figure.chart { margin: .5rem 0; } figcaption { font-size: .85rem; color: #555; }
+        tr.verdict-refused { background: #fdf2e9; } tr.verdict-failed { background: #fbeaea; }
         """;
 }
