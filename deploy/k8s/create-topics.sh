@@ -38,5 +38,7 @@ create labels.claims.dlq    1
 create labels.entities.dlq  1
 # Compacted: the latest ModelPublished per bundle is all a starting processor needs.
 create models               1          --config cleanup.policy=compact
+# One report per training run (TrainingRunReport), read whole by the reviewer's desk; a month of history is plenty.
+create trainer.runs         1          --config retention.ms=2592000000
 
 echo "StreamBert topics are ready on $BOOTSTRAP"

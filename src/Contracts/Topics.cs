@@ -36,6 +36,12 @@ public static class Topics
     /// <summary>Compacted. Key: bundle name. Value: ModelPublished JSON.</summary>
     public const string Models = "models";
 
+    /// <summary>
+    /// Key: bundle name. Value: <see cref="TrainingRunReport"/> JSON, one per training run (published, refused or failed),
+    /// sent after the verdict. Not compacted: the history of runs is what the reviewer's desk shows.
+    /// </summary>
+    public const string TrainerRuns = "trainer.runs";
+
     /// <summary>Suffix of the dead-letter topic of an input topic: key and value are the original bytes.</summary>
     public const string DeadLetterSuffix = ".dlq";
 

@@ -52,7 +52,7 @@ public static class BrokerHost
 
         await output.WriteLineAsync(
             $"Embedded Kafka (librdkafka mock cluster, {options.Brokers} brokers, in memory, data lost on stop).");
-        await output.WriteLineAsync($"Topics ({options.Partitions} partitions, {Topics.Models}: 1): {string.Join(", ", topics)}");
+        await output.WriteLineAsync($"Topics ({options.Partitions} partitions, {Topics.Models} and {Topics.TrainerRuns}: 1): {string.Join(", ", topics)}");
         await output.WriteLineAsync("Each partition keeps at most about 5 MiB or 100,000 messages; older ones are dropped.");
         await output.WriteLineAsync($"Bootstrap servers: {broker.BootstrapServers}");
 
@@ -85,7 +85,7 @@ public static class BrokerHost
     /// <summary>
     /// Creates every topic of <see cref="Topics"/> on <paramref name="broker"/>: inputs, outputs,
     /// labels and dead-letter topics with <paramref name="partitions"/> partitions, <c>models</c>
-    /// with one, so the latest bundle event per name is read in publish order.
+    /// with one, so the latest bundle event per name is read in publish order, and <c>trainer.runs</c> with one.
     /// </summary>
     /// <returns>The topic names, in creation order.</returns>
     public static IReadOnlyList<string> CreateStreamBertTopics(EmbeddedBroker broker, int partitions)
@@ -104,7 +104,10 @@ public static class BrokerHost
         }
 
         broker.CreateTopic(Topics.Models, partitions: 1);
-        return [.. partitioned, Topics.Models];
+
+        // One partition: the desk lists runs in the order the trainer finished them.
+        broker.CreateTopic(Topics.TrainerRuns, partitions: 1);
+        return [.. partitioned, Topics.Models, Topics.TrainerRuns];
     }
 
     private static void WriteAtomically(string path, string contents)

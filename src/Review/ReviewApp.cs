@@ -9,6 +9,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using StreamBert.Review.Articles;
+using StreamBert.Review.Models;
 using StreamBert.Review.Spam;
 using StreamBert.Review.Web;
 using StreamBert.Service.Hosting;
@@ -79,6 +80,7 @@ public static class ReviewApp
         });
         builder.Services.AddSingleton<ArticleLabelWriter>();
         builder.Services.AddHostedService<ArticleFeed>();
+        builder.Services.AddModelsPage();
 
         var app = builder.Build();
         var token = new AccessToken(options.Token);

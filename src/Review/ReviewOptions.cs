@@ -58,6 +58,11 @@ public sealed class ReviewOptions
     [Required] public string EntitiesTopic { get; set; } = Topics.ArticlesEntities;
     [Required] public string LabelsClaimsTopic { get; set; } = Topics.LabelsClaims;
     [Required] public string LabelsEntitiesTopic { get; set; } = Topics.LabelsEntities;
+    [Required] public string ModelsTopic { get; set; } = Topics.Models;
+    [Required] public string TrainerRunsTopic { get; set; } = Topics.TrainerRuns;
+
+    /// <summary>The model registry the models page shows and promotes in (null: the processors' <c>Processor:Registry</c>, else the default root).</summary>
+    public string? Registry { get; set; }
 
     /// <summary>Why these options must not start the desk (a non-loopback address without a token), or null.</summary>
     public string? BindingError()

@@ -103,6 +103,7 @@ public sealed class TrainerTopics
     [Required] public string LabelsEntities { get; set; } = Topics.LabelsEntities;
     [Required] public string LabelsDlq { get; set; } = Topics.LabelsDlq;
     [Required] public string Models { get; set; } = Topics.Models;
+    [Required] public string TrainerRuns { get; set; } = Topics.TrainerRuns;
 
     public string? TaskOf(string topic) =>
         topic == LabelsSpam ? TaskNames.Spam

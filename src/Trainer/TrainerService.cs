@@ -24,7 +24,8 @@ namespace StreamBert.Trainer;
 /// the latest per item, within <see cref="TrainerOptions.MaxBookBytesPerTask"/>, see <see cref="LabelBook"/>), and only
 /// records past the committed offsets count as new. A fatal Kafka client error, or a dead-letter copy the broker did
 /// not take, stops the host (exit code 1) before any offset is committed past it; the consume loop's progress is
-/// what <c>/healthz</c> reports (<see cref="Liveness"/>).
+/// what <c>/healthz</c> reports (<see cref="Liveness"/>). Every run, refused and failed ones included, ends with a
+/// <see cref="TrainingRunReport"/> on the trainer-runs topic, sent best effort after the verdict (<see cref="RunReporter"/>).
 /// </summary>
 public sealed partial class TrainerService : BackgroundService, IReadinessProbe, ILivenessProbe
 {
@@ -40,6 +41,8 @@ public sealed partial class TrainerService : BackgroundService, IReadinessProbe,
     private readonly Counter<long> _deadLettered;
     private readonly Counter<long> _runs;
     private readonly Histogram<double> _runSeconds;
+    private readonly Counter<long> _reportsFailed;
+    private long _runNumber;
     private readonly Dictionary<string, LabelBook> _book;
 
     private readonly TaskCompletionSource _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -71,6 +74,7 @@ public sealed partial class TrainerService : BackgroundService, IReadinessProbe,
         _labels = _meter.CreateCounter<long>("streambert_trainer_labels", description: "Label records accepted");
         _deadLettered = _meter.CreateCounter<long>("streambert_trainer_labels_dead_lettered", description: "Label records sent to the labels dead-letter topic");
         _runs = _meter.CreateCounter<long>("streambert_trainer_runs", description: "Training runs by task and result (published, refused, failed, unannounced)");
+        _reportsFailed = _meter.CreateCounter<long>("streambert_trainer_run_reports_failed", description: "Training run reports the trainer-runs topic did not take (the run itself is unaffected)");
         _runSeconds = _meter.CreateHistogram("streambert_trainer_run_seconds", unit: "s", description: "Wall time of a training run",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [5, 15, 30, 60, 120, 300, 600, 1800, 3600] });
         _meter.CreateObservableGauge("streambert_trainer_last_f1", ObserveLastScores, description: "F1 of the last run's candidate and of the version it was judged against, per evaluation set");
@@ -186,6 +190,7 @@ public sealed partial class TrainerService : BackgroundService, IReadinessProbe,
             })
             .Build();
         using var producer = new ProducerBuilder<byte[]?, byte[]?>(ProducerConfig()).Build();
+        using var reporter = new RunReporter(ProducerConfig(), _topics.TrainerRuns, _logger, _reportsFailed);
         ReconcileCurrent(stoppingToken);
         var job = new LabelTrainingJob(_options, new LogWriter(_logger, MarkProgress));
         var lagMeasured = Stopwatch.StartNew();
@@ -223,7 +228,7 @@ public sealed partial class TrainerService : BackgroundService, IReadinessProbe,
             {
                 if (labels.Pending > 0 && (labels.Pending >= _options.MinNewLabels || labels.PendingSince!.Elapsed >= _options.MaxWait))
                 {
-                    Train(task, labels, job, consumer, producer, positions, stoppingToken);
+                    Train(task, labels, new RunContext(job, consumer, producer, reporter, boundaries, positions), stoppingToken);
                 }
             }
         }
@@ -260,11 +265,28 @@ public sealed partial class TrainerService : BackgroundService, IReadinessProbe,
         _labels.Add(1, new KeyValuePair<string, object?>("topic", record.Topic));
     }
 
-    private void Train(string task, LabelBook labels, LabelTrainingJob job, IConsumer<byte[]?, byte[]?> consumer, IProducer<byte[]?, byte[]?> producer, Dictionary<TopicPartition, long> positions, CancellationToken stoppingToken)
+    private void Train(string task, LabelBook labels, RunContext run, CancellationToken stoppingToken)
     {
+        var (job, consumer, producer, reporter, boundaries, positions) = run;
         var topic = task switch { TaskNames.Spam => _topics.LabelsSpam, TaskNames.Claims => _topics.LabelsClaims, _ => _topics.LabelsEntities };
         var offsets = positions.Where(p => p.Key.Topic == topic).ToDictionary(p => p.Key, p => p.Value);
         var labelOffsets = offsets.ToDictionary(o => $"{o.Key.Topic}/{o.Key.Partition.Value}", o => o.Value);
+        var report = new TrainingRunReport
+        {
+            Bundle = _options.BundleOf(task),
+            Task = task,
+            RunId = Guid.NewGuid().ToString("N"),
+            Number = Interlocked.Increment(ref _runNumber),
+            ParentVersion = new ModelRegistry(_options.Registry).CurrentVersion(_options.BundleOf(task)),
+            Verdict = TrainingVerdicts.Failed,
+            Reason = string.Empty,
+            Labels = labels.Count,
+            LabelOffsets = offsets.ToDictionary(
+                o => $"{o.Key.Topic}/{o.Key.Partition.Value}",
+                o => new LabelOffsetRange(Math.Min(boundaries.GetValueOrDefault(o.Key), o.Value), o.Value)),
+            StartedAt = DateTimeOffset.UtcNow,
+            FinishedAt = DateTimeOffset.UtcNow,
+        };
         LogRunStarting(_logger, task, labels.Count, labels.Pending);
         _inRun = true;
         TrainingOutcome outcome;
@@ -280,6 +302,7 @@ public sealed partial class TrainerService : BackgroundService, IReadinessProbe,
             LogRunFailed(_logger, task, ex);
             _runs.Add(1, new("task", task), new("result", "failed"));
             labels.RetryLater();
+            reporter.Send(report with { Reason = "run failed: " + ex.Message, FinishedAt = DateTimeOffset.UtcNow });
             return;
         }
         finally
@@ -296,9 +319,13 @@ public sealed partial class TrainerService : BackgroundService, IReadinessProbe,
             {
                 var registry = new ModelRegistry(_options.Registry);
                 var published = registry.EventFor(manifest.Name, manifest.Version, "trained") with { LabelOffsets = labelOffsets };
-                ModelEvents.PublishThenMarkCurrentAsync(ProducerConfig(), _topics.Models, published, registry.SetCurrent, stoppingToken).GetAwaiter().GetResult();
+                // Not cancelled by a stop: the producer sends the event even when the wait for its acknowledgement is
+                // cancelled, so a stop arriving here announced the version to processors while CURRENT stayed behind and
+                // the run never reported. The wait is bounded by the producer's message.timeout.ms instead.
+                ModelEvents.PublishThenMarkCurrentAsync(ProducerConfig(), _topics.Models, published, registry.SetCurrent, CancellationToken.None).GetAwaiter().GetResult();
                 _runs.Add(1, new("task", task), new("result", "published"));
                 LogPublished(_logger, manifest.Name, manifest.Version, outcome.Reason, Scores(outcome));
+                reporter.Send(Report(report, outcome, TrainingVerdicts.Published, outcome.Reason, manifest.Version));
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
@@ -307,6 +334,7 @@ public sealed partial class TrainerService : BackgroundService, IReadinessProbe,
                 _runs.Add(1, new("task", task), new("result", "unannounced"));
                 labels.RetryLater();
                 var unannounced = outcome with { Published = null, Reason = $"not announced on {_topics.Models}: {ex.Message}" };
+                reporter.Send(Report(report, unannounced, TrainingVerdicts.Failed, unannounced.Reason, candidate: null));
                 _lastOutcome = unannounced;
                 RunCompleted?.Invoke(unannounced);
                 return;
@@ -316,6 +344,7 @@ public sealed partial class TrainerService : BackgroundService, IReadinessProbe,
         {
             _runs.Add(1, new("task", task), new("result", "refused"));
             LogRefused(_logger, task, outcome.Reason, Scores(outcome));
+            reporter.Send(Report(report, outcome, TrainingVerdicts.Refused, outcome.Reason, candidate: null));
         }
 
         // The run used these labels either way; the position moves on so a restart does not count them again. Not past
@@ -329,6 +358,11 @@ public sealed partial class TrainerService : BackgroundService, IReadinessProbe,
         if (offsets.Count > 0)
         {
             consumer.Commit(offsets.Select(o => new TopicPartitionOffset(o.Key, o.Value)));
+            foreach (var (partition, next) in offsets)
+            {
+                // The next run's reported range starts here.
+                boundaries[partition] = next;
+            }
         }
 
         labels.MarkTrained();
@@ -379,6 +413,29 @@ public sealed partial class TrainerService : BackgroundService, IReadinessProbe,
             LogReconciled(_logger, bundle, current ?? "none", published.Version, published.Reason);
         }
     }
+
+    /// <summary>The run's report once the gate has spoken: its verdict, and the scores it judged by.</summary>
+    private static TrainingRunReport Report(TrainingRunReport started, TrainingOutcome outcome, string verdict, string reason, string? candidate) => started with
+    {
+        ParentVersion = outcome.ParentVersion,
+        CandidateVersion = candidate,
+        Verdict = verdict,
+        Reason = reason,
+        TrainRows = outcome.TrainRows,
+        FinishedAt = DateTimeOffset.UtcNow,
+        Scores = [.. outcome.Scores.Select(s => new TrainingRunScore
+        {
+            Set = s.Set,
+            N = s.N,
+            CurrentF1 = s.Current,
+            CandidateF1 = s.Candidate,
+            CurrentRecall = s.CurrentRecall,
+            CandidateRecall = s.CandidateRecall,
+            CandidatePrecision = s.CandidatePrecision,
+            CurrentFalsePositiveRate = s.CurrentFalsePositiveRate,
+            CandidateFalsePositiveRate = s.CandidateFalsePositiveRate,
+        })],
+    };
 
     private static string Scores(TrainingOutcome outcome) =>
         string.Join("; ", outcome.Scores.Select(s => FormattableString.Invariant($"{s.Set} {s.Current:F4} → {s.Candidate:F4}")));
@@ -457,6 +514,61 @@ public sealed partial class TrainerService : BackgroundService, IReadinessProbe,
     }
 
     private sealed record DeadLetterFailure(string Position, string Reason);
+
+    /// <summary>What a run needs from the consume loop: the job, the Kafka clients, and the label positions.</summary>
+    /// <param name="Boundaries">Per label partition, the first offset no run has trained on yet (committed).</param>
+    /// <param name="Positions">Per label partition, the next offset the loop reads.</param>
+    private sealed record RunContext(
+        LabelTrainingJob Job,
+        IConsumer<byte[]?, byte[]?> Consumer,
+        IProducer<byte[]?, byte[]?> Producer,
+        RunReporter Reporter,
+        Dictionary<TopicPartition, long> Boundaries,
+        Dictionary<TopicPartition, long> Positions);
+
+    /// <summary>
+    /// Sends run reports on their own producer, best effort: a report the broker does not take is logged and counted,
+    /// never retried and never awaited. The labels' producer is flushed before offsets are committed; a report stuck
+    /// there would hold up (or, after 60 s, stop) training, which a report must never do.
+    /// </summary>
+    private sealed partial class RunReporter(ProducerConfig config, string topic, ILogger logger, Counter<long> failed) : IDisposable
+    {
+        private readonly IProducer<string, byte[]> _producer = new ProducerBuilder<string, byte[]>(config).Build();
+
+        public void Send(TrainingRunReport report)
+        {
+            try
+            {
+                _producer.Produce(topic, new Message<string, byte[]> { Key = report.Bundle, Value = TrainingRunReports.Serialize(report) }, delivery =>
+                {
+                    if (delivery.Error.IsError)
+                    {
+                        Failed(report, delivery.Error.Reason);
+                    }
+                });
+            }
+            catch (Exception ex) when (ex is ProduceException<string, byte[]> or KafkaException)
+            {
+                Failed(report, ex.Message);
+            }
+        }
+
+        public void Dispose()
+        {
+            // Reports of the last runs, if the broker still answers; what is left is logged by the delivery handler.
+            _producer.Flush(TimeSpan.FromSeconds(5));
+            _producer.Dispose();
+        }
+
+        private void Failed(TrainingRunReport report, string reason)
+        {
+            failed.Add(1, new KeyValuePair<string, object?>("task", report.Task));
+            LogReportFailed(logger, report.Number, report.Task, report.Verdict, topic, reason);
+        }
+
+        [LoggerMessage(Level = LogLevel.Warning, Message = "Report of training run {Number} ({Task}, {Verdict}) not sent to {Topic}: {Reason}")]
+        private static partial void LogReportFailed(ILogger logger, long number, string task, string verdict, string topic, string reason);
+    }
 
     /// <summary>Training progress lines into the log.</summary>
     private sealed class LogWriter(ILogger logger, Action progress) : TextWriter

@@ -223,7 +223,7 @@ public sealed partial class ComposeTests
 
         var created = TopicScript.Parse(DeployFiles.TopicScript);
         string[] inputs = [Topics.Messages, Topics.Articles, Topics.LabelsSpam, Topics.LabelsClaims, Topics.LabelsEntities];
-        string[] outputs = [Topics.MessagesSpam, Topics.ArticlesClaims, Topics.ArticlesEntities, Topics.Models];
+        string[] outputs = [Topics.MessagesSpam, Topics.ArticlesClaims, Topics.ArticlesEntities, Topics.Models, Topics.TrainerRuns];
         foreach (var topic in inputs.Concat(inputs.Select(Topics.DeadLetterOf)).Concat(outputs))
         {
             Assert.True(created.ContainsKey(topic), $"create-topics.sh does not create {topic}");

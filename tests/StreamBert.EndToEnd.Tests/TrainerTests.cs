@@ -65,6 +65,7 @@ public sealed class TrainerTests : IClassFixture<EmbeddedKafkaFixture>, IDisposa
         var labelsTopic = _kafka.NewTopic("labels-spam", 2);
         var models = _kafka.NewTopic("models", 1);
         var dlq = _kafka.NewTopic("labels-dlq", 1);
+        var runs = _kafka.NewTopic("trainer-runs", 1);
         using var outcomes = new BlockingCollection<TrainingOutcome>();
         using var host = TrainerHost.Build(new Dictionary<string, string?>
         {
@@ -82,6 +83,7 @@ public sealed class TrainerTests : IClassFixture<EmbeddedKafkaFixture>, IDisposa
             ["Topics:LabelsEntities"] = _kafka.NewTopic("labels-entities", 1),
             ["Topics:LabelsDlq"] = dlq,
             ["Topics:Models"] = models,
+            ["Topics:TrainerRuns"] = runs,
             ["Kafka:Consumer:session.timeout.ms"] = "6000",
             ["Kafka:Consumer:heartbeat.interval.ms"] = "300",
             ["Kafka:Consumer:fetch.wait.max.ms"] = "10",
@@ -125,6 +127,22 @@ public sealed class TrainerTests : IClassFixture<EmbeddedKafkaFixture>, IDisposa
         Assert.Equal(first.Published.Version, registry.CurrentVersion("spam"));
         Assert.Equal(2, registry.Versions("spam").Count);
         Assert.Single(PipelineHarness.ReadAll(_kafka.BootstrapServers, models, _ => true, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(2)));
+
+        // Both runs reported on the trainer-runs topic, the refused one with the gate's own scores: what the desk shows.
+        var reports = PipelineHarness.ReadAll(_kafka.BootstrapServers, runs, r => r.Count >= 2, TimeSpan.FromSeconds(30))
+            .Select(r => (r.Message.Key, Report: TrainingRunReports.Parse(r.Message.Value))).ToList();
+        Assert.Equal([("spam", TrainingVerdicts.Published), ("spam", TrainingVerdicts.Refused)], reports.Select(r => (r.Key, r.Report.Verdict)));
+        var (accepted, refused) = (reports[0].Report, reports[1].Report);
+        Assert.Equal((1L, "v1", first.Published.Version), (accepted.Number, accepted.ParentVersion, accepted.CandidateVersion));
+        Assert.Equal((2L, "spam", first.Published.Version, (string?)null), (refused.Number, refused.Task, refused.ParentVersion, refused.CandidateVersion));
+        Assert.Equal(second.Reason, refused.Reason);
+        Assert.Equal(second.Scores.Select(s => (s.Set, s.N, s.Current, s.Candidate)), refused.Scores.Select(s => (s.Set, s.N, s.CurrentF1, s.CandidateF1)));
+        Assert.Equal(second.TrainRows, refused.TrainRows);
+        // The run starts once 300 of the flipped labels are in (MinNewLabels); its range begins where the first run's ended.
+        Assert.InRange(refused.LabelOffsets.Values.Sum(r => r.To - r.From), 300, flipped.Count);
+        Assert.Equal(accepted.LabelOffsets.Values.Sum(r => r.To), refused.LabelOffsets.Values.Sum(r => r.From));
+        Assert.InRange(refused.Labels, accepted.Labels + 300, trainer.LabelCounts["spam"]);
+        Assert.True(refused.StartedAt >= accepted.FinishedAt && refused.FinishedAt > refused.StartedAt);
 
         // The trainer's own endpoints: runs by result, dead letters, the last gate scores; ready with a current version.
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{host.Services.GetRequiredService<ObservabilityServer>().Port}") };

@@ -30,7 +30,8 @@ public sealed class BrokerHostTests : IDisposable
             Assert.Equal(4, partitions[Topics.Messages]);
             Assert.Equal(4, partitions["labels.dlq"]);
             Assert.Equal(1, partitions[Topics.Models]);
-            Assert.Equal(12, partitions.Count);
+            Assert.Equal(1, partitions[Topics.TrainerRuns]);
+            Assert.Equal(13, partitions.Count);
         }
 
         using (var producer = new ProducerBuilder<string, string>(KafkaDefaults.Producer(bootstrapServers)).Build())

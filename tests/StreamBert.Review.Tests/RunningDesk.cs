@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using StreamBert.Contracts;
+using StreamBert.Kafka;
 using StreamBert.Kafka.Tests;
 using StreamBert.Review.Articles;
 using StreamBert.Review.Spam;
@@ -19,7 +20,7 @@ internal sealed class RunningDesk : IAsyncDisposable
     private readonly EmbeddedKafkaFixture _kafka;
     private readonly WebApplication _app;
 
-    private RunningDesk(EmbeddedKafkaFixture kafka, WebApplication app, string messages, string spam, string labels, ArticleTopics articles)
+    private RunningDesk(EmbeddedKafkaFixture kafka, WebApplication app, string messages, string spam, string labels, ArticleTopics articles, string models)
     {
         _kafka = kafka;
         _app = app;
@@ -27,21 +28,25 @@ internal sealed class RunningDesk : IAsyncDisposable
         SpamTopic = spam;
         LabelsTopic = labels;
         ArticleTopic = articles;
+        ModelsTopic = models;
     }
 
     public string MessagesTopic { get; }
     public string SpamTopic { get; }
     public string LabelsTopic { get; }
+    public string ModelsTopic { get; }
     public Uri Address => _app.Address();
     public SpamQueue Queue => _app.Services.GetRequiredService<SpamQueue>();
     public ArticleTopics ArticleTopic { get; }
     public ArticleQueue ArticleQueue => _app.Services.GetRequiredService<ArticleQueue>();
 
-    public static async Task<RunningDesk> StartAsync(EmbeddedKafkaFixture kafka, string? token = null)
+    /// <param name="registry">The registry the models page shows and changes (default: none there, an empty page).</param>
+    public static async Task<RunningDesk> StartAsync(EmbeddedKafkaFixture kafka, string? token = null, string? registry = null)
     {
         var (messages, spam, labels) = (kafka.NewTopic("messages", 1), kafka.NewTopic("messages-spam", 1), kafka.NewTopic("labels-spam", 1));
         var articles = new ArticleTopics(kafka.NewTopic("articles", 1), kafka.NewTopic("articles-claims", 1), kafka.NewTopic("articles-entities", 1),
             kafka.NewTopic("labels-claims", 1), kafka.NewTopic("labels-entities", 1));
+        var models = kafka.NewTopic("models", 1);
         var settings = new Dictionary<string, string?>
         {
             ["Review:BootstrapServers"] = kafka.BootstrapServers,
@@ -56,6 +61,8 @@ internal sealed class RunningDesk : IAsyncDisposable
             ["Topics:ArticlesEntities"] = articles.Entities,
             ["Topics:LabelsClaims"] = articles.LabelsClaims,
             ["Topics:LabelsEntities"] = articles.LabelsEntities,
+            ["Topics:Models"] = models,
+            ["Review:Registry"] = registry ?? Path.Combine(Path.GetTempPath(), $"streambert-no-registry-{Guid.NewGuid():N}"),
 
             // The embedded cluster completes a group join after session.timeout.ms - 1 s (KafkaDefaults says why).
             ["Kafka:Consumer:session.timeout.ms"] = "3000",
@@ -65,6 +72,7 @@ internal sealed class RunningDesk : IAsyncDisposable
         var app = ReviewApp.Build(settings, logging => logging.SetMinimumLevel(LogLevel.Warning).AddSimpleConsole());
         await app.StartAsync();
         return new RunningDesk(kafka, app, messages, spam, labels, articles);
+        return new RunningDesk(kafka, app, messages, spam, labels, models);
     }
 
     /// <summary>Produces an input on the messages topic and the processor's verdict on it on the spam topic.</summary>
@@ -144,6 +152,24 @@ internal sealed class RunningDesk : IAsyncDisposable
         }
 
         return labels;
+    }
+
+    /// <summary>The events on the models topic, read from the beginning until <paramref name="count"/> arrived or the time is up.</summary>
+    public List<ModelPublished> ReadModelEvents(int count, TimeSpan timeout)
+    {
+        using var consumer = new ConsumerBuilder<string, byte[]>(_kafka.ConsumerConfig(EmbeddedKafkaFixture.NewGroupId("models-reader"))).Build();
+        consumer.Assign(new TopicPartitionOffset(ModelsTopic, 0, Offset.Beginning));
+        var events = new List<ModelPublished>();
+        var deadline = DateTime.UtcNow + timeout;
+        while (events.Count < count && DateTime.UtcNow < deadline)
+        {
+            if (consumer.Consume(TimeSpan.FromMilliseconds(200)) is { Message: not null } result)
+            {
+                events.Add(ModelEvents.Parse(result.Message.Value));
+            }
+        }
+
+        return events;
     }
 
     public async ValueTask DisposeAsync()

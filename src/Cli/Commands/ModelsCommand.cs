@@ -54,37 +54,32 @@ internal static class ModelsCommand
         var promote = new Command("promote", "Serve this version: publish ModelPublished, then mark it current (--registry-only: CURRENT alone)") { bundleArg, versionArg, registry, bootstrap, topic, registryOnly };
         promote.Validators.Add(result =>
         {
-            var reg = new ModelRegistry(result.GetValue(registry)!);
-            var (bundle, version) = (result.GetValue(bundleArg)!, result.GetValue(versionArg)!);
-            if (!reg.Versions(bundle).Contains(version, StringComparer.Ordinal))
+            if (Problem(result.GetValue(registry)!, ModelPromotion.Promote, result.GetValue(bundleArg)!, result.GetValue(versionArg)!) is { } problem)
             {
-                result.AddError($"{bundle} {version} is not in the registry {reg.Root} (streambert models list shows what is).");
+                result.AddError(problem);
             }
         });
         promote.SetAction(async (result, ct) =>
         {
             var reg = new ModelRegistry(result.GetValue(registry)!);
-            var bundle = result.GetValue(bundleArg)!;
-            var version = result.GetValue(versionArg)!;
-            return await PublishAsync(reg, bundle, version, "promote", result.GetValue(bootstrap), result.GetValue(topic)!, result.GetValue(registryOnly), ct);
+            var change = ModelPromotion.Plan(reg, ModelPromotion.Promote, result.GetValue(bundleArg)!, result.GetValue(versionArg)!);
+            return await PublishAsync(reg, change, result.GetValue(bootstrap), result.GetValue(topic)!, result.GetValue(registryOnly), ct);
         });
 
         var rollbackBundle = new Argument<string>("bundle") { Description = "Bundle name" };
         var rollback = new Command("rollback", "Serve the version before the current one: publish ModelPublished, then mark it current (--registry-only: CURRENT alone)") { rollbackBundle, registry, bootstrap, topic, registryOnly };
         rollback.Validators.Add(result =>
         {
-            var reg = new ModelRegistry(result.GetValue(registry)!);
-            if (reg.CurrentVersion(result.GetValue(rollbackBundle)!) is null)
+            if (Problem(result.GetValue(registry)!, ModelPromotion.Rollback, result.GetValue(rollbackBundle)!, null) is { } problem)
             {
-                result.AddError($"{result.GetValue(rollbackBundle)} has no current version in the registry {reg.Root} (streambert models list shows what is).");
+                result.AddError(problem);
             }
         });
         rollback.SetAction(async (result, ct) =>
         {
             var reg = new ModelRegistry(result.GetValue(registry)!);
-            var bundle = result.GetValue(rollbackBundle)!;
-            var version = reg.PreviousVersion(bundle);
-            return await PublishAsync(reg, bundle, version, "rollback", result.GetValue(bootstrap), result.GetValue(topic)!, result.GetValue(registryOnly), ct);
+            var change = ModelPromotion.Plan(reg, ModelPromotion.Rollback, result.GetValue(rollbackBundle)!);
+            return await PublishAsync(reg, change, result.GetValue(bootstrap), result.GetValue(topic)!, result.GetValue(registryOnly), ct);
         });
 
         var quantizeBundle = new Argument<string>("bundle") { Description = "Bundle name" };
@@ -121,24 +116,39 @@ internal static class ModelsCommand
         return $"{bundle} {version}: int8 encoder {int8.File} (sha256 {int8.Sha256}, {int8.Quantizer}) from {(manifest.Encoder.File ?? manifest.Encoder.Base)} (sha256 {int8.SourceSha256})";
     }
 
-    /// <summary>Event first, then CURRENT (the topic is what processors follow); CURRENT alone only when asked for.</summary>
-    private static async Task<int> PublishAsync(ModelRegistry registry, string bundle, string version, string reason, string? bootstrap, string topic, bool registryOnly, CancellationToken ct)
+    /// <summary>Why the registry does not allow the change (one line for the usage error), or null.</summary>
+    private static string? Problem(string registry, string reason, string bundle, string? version)
+    {
+        var reg = new ModelRegistry(registry);
+        try
+        {
+            ModelPromotion.Plan(reg, reason, bundle, version);
+            return null;
+        }
+        catch (InvalidOperationException ex)
+        {
+            return ex.Message;
+        }
+    }
+
+    /// <summary>Through <see cref="ModelPromotion"/>, as the reviewer's desk: event first, then CURRENT; CURRENT alone only when asked for.</summary>
+    private static async Task<int> PublishAsync(ModelRegistry registry, ModelChange change, string? bootstrap, string topic, bool registryOnly, CancellationToken ct)
     {
         if (ProducerConfig(bootstrap, Configured.Load()) is not { } config)
         {
             if (!registryOnly)
             {
-                await Console.Error.WriteLineAsync($"models {reason}: give --bootstrap to publish the change on {topic} before CURRENT moves, or --registry-only to change CURRENT alone (running processors and the trainer follow the topic, not CURRENT)");
+                await Console.Error.WriteLineAsync($"models {change.Reason}: give --bootstrap to publish the change on {topic} before CURRENT moves, or --registry-only to change CURRENT alone (running processors and the trainer follow the topic, not CURRENT)");
                 return 2;
             }
 
-            registry.SetCurrent(bundle, version);
-            Console.WriteLine($"{bundle}: current is now {version} (registry only; nothing published)");
+            ModelPromotion.MarkCurrentOnly(registry, change);
+            Console.WriteLine($"{change.Bundle}: current is now {change.Version} (registry only; nothing published)");
             return 0;
         }
 
-        var position = await ModelEvents.PublishThenMarkCurrentAsync(config, topic, registry.EventFor(bundle, version, reason), registry.SetCurrent, ct);
-        Console.WriteLine($"published ModelPublished {bundle} {version} ({reason}) at {position}; current is now {version}");
+        var position = await ModelPromotion.PublishAsync(registry, change, config, topic, ct);
+        Console.WriteLine($"published ModelPublished {change.Bundle} {change.Version} ({change.Reason}) at {position}; current is now {change.Version}");
         return 0;
     }
 

@@ -18,13 +18,14 @@ internal static class ReviewCommand
         var token = new Option<string?>("--token") { Description = "Shared secret every request must carry (Review:Token); open the desk once as /?token=SECRET. Required for non-loopback addresses" };
         var group = new Option<string?>("--group") { Description = "Consumer group id (Review:GroupId; default streambert-review)" };
         var window = new Option<int?>("--window") { Description = "Items the queue holds at most; the surest are dropped first (Review:WindowSize; default 1000)" };
+        var registry = new Option<string?>("--registry") { Description = "Model registry the models page shows, promotes and rolls back in (Review:Registry; default Processor:Registry, else ./.streambert/registry)" };
         var threshold = new Option<double?>("--threshold") { Description = "Spam threshold of the served model, the centre of 'uncertain' (Review:SpamThreshold; default 0.5)" };
         var claimThreshold = new Option<double?>("--claim-threshold") { Description = "Claim threshold of the served model, the centre of 'uncertain' on the articles page (Review:ClaimThreshold; default 0.5)" };
         CommandChecks.Between(port, 0, 65535);
         CommandChecks.AtLeast(window, 1);
         var command = new Command("review", "The reviewer's desk: web pages of the spam verdicts and articles the model is least sure of; corrections go to labels.spam, labels.claims and labels.entities with the reviewer's name and the model version")
         {
-            bootstrap, port, bind, urls, token, group, window, threshold, claimThreshold,
+            bootstrap, port, bind, urls, token, group, window, threshold, claimThreshold, registry,
         };
         command.SetAction(async (result, ct) =>
         {
@@ -33,8 +34,9 @@ internal static class ReviewCommand
             Configured.SetIfGiven(settings, "Review:WindowSize", result.GetValue(window));
             Configured.SetIfGiven(settings, "Review:SpamThreshold", result.GetValue(threshold));
             Configured.SetIfGiven(settings, "Review:ClaimThreshold", result.GetValue(claimThreshold));
+            Configured.SetIfGiven(settings, "Review:Registry", result.GetValue(registry));
             await using var app = ReviewApp.Build(settings);
-            return await ProcessorCommand.RunHostAsync(app, ct, _ => Console.WriteLine($"Reviewer's desk: {app.Address()}spam and {app.Address()}articles"));
+            return await ProcessorCommand.RunHostAsync(app, ct, _ => Console.WriteLine($"Reviewer's desk: {app.Address()}spam, {app.Address()}articles and {app.Address()}models"));
         });
         return command;
     }

@@ -42,7 +42,7 @@ internal static class Dashboard
         var elapsed = context.State.Clock.Elapsed;
         var until = context.Options.Duration is { } duration ? $" / {DemoText.Clock(duration)}" : "";
         var header = new Markup(
-            $"[bold]StreamBert demo[/] · {DemoText.Clock(elapsed)}{until} · embedded Kafka (3 brokers) · {Markup.Escape(context.Device)} · [dim]Ctrl-C stops and prints the summary[/]");
+            $"[bold]StreamBert demo[/] · {DemoText.Clock(elapsed)}{until} · embedded Kafka (3 brokers) · {Markup.Escape(context.Device)} · desk [link]{Markup.Escape(new Uri(context.Desk, "/spam").ToString())}[/] · [dim]Ctrl-C stops and prints the summary[/]");
 
         var top = new Grid().AddColumn().AddColumn().AddColumn();
         top.AddRow(StreamPanel(reading, context), ModelsPanel(snapshot), TrainingPanel(context, snapshot, elapsed));

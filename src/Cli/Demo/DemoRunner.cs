@@ -7,6 +7,8 @@ using StreamBert.Contracts;
 using StreamBert.Kafka;
 using StreamBert.Processor.Diagnostics;
 using StreamBert.Processor.Hosting;
+using StreamBert.Review;
+using StreamBert.Review.Spam;
 using StreamBert.Trainer;
 using StreamBert.Training.Data;
 
@@ -26,12 +28,16 @@ internal sealed record DemoOptions
     public int RetrainEvery { get; init; } = 300;
     public TimeSpan RetrainWait { get; init; } = TimeSpan.FromMinutes(3);
     public bool Plain { get; init; }
+
+    /// <summary>Port of the reviewer's desk on 127.0.0.1; 0: a free port the OS picks.</summary>
+    public int ReviewPort { get; init; }
 }
 
 /// <summary>
 /// The one-command demo of the whole loop, in one process: an embedded three-broker Kafka cluster, the
-/// processor, a feeder replaying the SMS Spam Collection (and the ClaimBuster debates as articles), simulated
-/// reviewers who send the true label of a share of the messages to <c>labels.spam</c>, the training service
+/// processor, a feeder replaying the SMS Spam Collection (and the ClaimBuster debates as articles), the reviewer's
+/// desk on loopback, simulated reviewers who work its queue (least sure first) and send the true label of a share of
+/// the messages to <c>labels.spam</c>, the training service
 /// that retrains from those labels and publishes a version when it beats the live one on the held-out labels,
 /// and the processor hot-swapping to it. The spam model it starts from is deliberately weak, so the loop
 /// has something to fix within minutes. A live dashboard in a terminal, status lines otherwise; a summary
@@ -95,6 +101,33 @@ internal static class DemoRunner
             },
             Logging);
 
+        // The reviewer's desk, as `streambert review` runs it: people can open it while the simulated reviewers work its queue.
+        // "Least sure" is measured from the threshold the starting spam version serves (its operating point), as the processor decides.
+        var spamThreshold = models.Registry.CurrentVersion(TaskNames.Spam) is { } startVersion
+            ? models.Registry.ReadManifest(TaskNames.Spam, startVersion).Heads.GetValueOrDefault(TaskNames.Spam)?.OperatingPoint?.Threshold
+            : null;
+        await using var desk = ReviewApp.Build(
+            new Dictionary<string, string?>
+            {
+                ["Review:BootstrapServers"] = broker.BootstrapServers,
+                ["Review:Urls"] = string.Create(CultureInfo.InvariantCulture, $"http://127.0.0.1:{options.ReviewPort}"),
+                ["Review:GroupId"] = "streambert-demo-review",
+                ["Review:Registry"] = models.Registry.Root,
+                ["Review:SpamThreshold"] = (spamThreshold ?? 0.5).ToString(CultureInfo.InvariantCulture),
+                // The embedded cluster completes a group join after session.timeout.ms - 1 s (KafkaDefaults says why).
+                ["Kafka:Consumer:session.timeout.ms"] = "3000",
+                ["Kafka:Consumer:heartbeat.interval.ms"] = "300",
+                ["Kafka:Consumer:fetch.wait.max.ms"] = "10",
+            },
+            logging =>
+            {
+                Logging(logging);
+
+                // The desk keeps its antiforgery keys in memory on purpose (nothing on disk); the warning that they are not
+                // encrypted at rest would only be noise among the demo's events.
+                logging.AddFilter("Microsoft.AspNetCore.DataProtection", LogLevel.Error);
+            });
+
         var trainer = trainerHost.Services.GetRequiredService<TrainerService>();
         trainer.RunStarted += state.TrainingStarted;
         trainer.RunCompleted += state.TrainingCompleted;
@@ -108,12 +141,15 @@ internal static class DemoRunner
         service.Updater!.Handled += state.Swapped;
         await trainerHost.StartAsync(ct);
         await trainer.Started.WaitAsync(TimeSpan.FromMinutes(1), ct);
+        await desk.StartAsync(ct);
+        var deskAddress = desk.Address();
         var device = $"ONNX Runtime {served.Device.Provider}";
         output.WriteLine($"Processor serving {string.Join(", ", served.Bundles.Values.Select(b => $"{b.Name} {b.Version}"))} on {served.Device.Provider} ({served.Device.Reason}); trainer following labels.*");
+        output.WriteLine($"Reviewer's desk: {new Uri(deskAddress, "/spam")} (models: {new Uri(deskAddress, "/models")})");
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"Reviewers label {options.ReviewFraction:P0} of the messages; the trainer retrains after {options.RetrainEvery} new labels or {options.RetrainWait.TotalSeconds:F0} s, and publishes only if the candidate is not worse on the held-out labels."));
+            $"Simulated reviewers label {options.ReviewFraction:P0} of the messages from the desk's queue, least sure first, at least {SpamStream.ReviewDelay.TotalSeconds:F0} s after each was fed; the trainer retrains after {options.RetrainEvery} new labels or {options.RetrainWait.TotalSeconds:F0} s, and publishes only if the candidate is not worse on the held-out labels."));
 
-        var context = new DemoContext(options, state, processorHost.Services.GetRequiredService<ProcessorMetrics>(), trainer, device, models.WithArticles);
+        var context = new DemoContext(options, state, processorHost.Services.GetRequiredService<ProcessorMetrics>(), trainer, device, models.WithArticles, deskAddress);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
 
         // The hosts' console lifetimes take Ctrl-C and SIGTERM for themselves (and only flag their own shutdown), so
@@ -137,7 +173,7 @@ internal static class DemoRunner
         var streams = new List<Task>
         {
             Task.Run(() => spam.FeedAsync(corpus, stop.Token), CancellationToken.None),
-            Task.Run(() => spam.ReviewAsync(stop.Token), CancellationToken.None),
+            Task.Run(() => spam.ReviewAsync(desk.Services.GetRequiredService<SpamQueue>(), desk.Services.GetRequiredService<SpamLabelWriter>(), stop.Token), CancellationToken.None),
         };
         var reader = Task.Run(() => spam.Read(stop.Token), CancellationToken.None);
         if (models.WithArticles)
@@ -155,6 +191,7 @@ internal static class DemoRunner
         {
             await stop.CancelAsync();
             await Task.WhenAll(streams).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            await desk.StopAsync(CancellationToken.None);
             await trainerHost.StopAsync(CancellationToken.None);
             await processorHost.StopAsync(CancellationToken.None);
             await reader.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);

@@ -49,7 +49,8 @@ internal static class PlainReport
         output.WriteLine();
         output.WriteLine("Summary");
         output.WriteLine(Invariant($"  duration            {elapsed:F0} s"));
-        output.WriteLine(Invariant($"  fed                 {state.Fed} messages ({state.Malformed} malformed on purpose); reviewers labelled {state.Reviews} ({context.Options.ReviewFraction:P0} of them, {TimeSpanText(SpamStream.ReviewDelay)} later)"));
+        output.WriteLine(Invariant($"  fed                 {state.Fed} messages ({state.Malformed} malformed on purpose); reviewers labelled {state.Reviews} ({context.Options.ReviewFraction:P0} of them, least sure first from the desk's queue, {TimeSpanText(SpamStream.ReviewDelay)} or more later)"));
+        output.WriteLine($"  reviewer's desk     {new Uri(context.Desk, "/spam")} · {new Uri(context.Desk, "/models")} (stopped with the demo)");
         output.WriteLine(Invariant($"  labelled            {labelled} ({labelled / elapsed:F1}/s), dead-lettered {metrics.DeadLettered}"));
         if (context.WithArticles)
         {
@@ -79,7 +80,7 @@ internal static class PlainReport
         {
             var result = run.Outcome switch
             {
-                null => "still running at the end",
+                null => "unfinished when the demo stopped (the stop cancelled its training)",
                 { Published: { } p } o => Invariant($"published {p.Version} after {o.Elapsed.TotalSeconds:F0} s on {o.TrainRows} rows: {DemoText.Scores(o)}"),
                 { } o => Invariant($"not published after {o.Elapsed.TotalSeconds:F0} s: {DemoText.Scores(o)}; {o.Reason}"),
             };

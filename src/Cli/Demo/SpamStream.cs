@@ -2,32 +2,44 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
-using System.Threading.Channels;
 using Confluent.Kafka;
 using StreamBert.Contracts;
 using StreamBert.Kafka;
+using StreamBert.Review.Spam;
 using StreamBert.Training.Data;
 
 namespace StreamBert.Cli.Demo;
 
 /// <summary>
 /// The message side of the demo: a feeder replaying the SMS Spam Collection (some as JSON, some as raw
-/// RFC 822 emails, a few malformed), a reviewer who labels a share of what was fed a few seconds later on
-/// <see cref="Topics.LabelsSpam"/>, and a reader that scores every verdict against the truth.
+/// RFC 822 emails, a few malformed), simulated reviewers who work the reviewer's desk's queue (uncertain first)
+/// and send the true label of a share of the messages to <see cref="Topics.LabelsSpam"/> a few seconds after each
+/// was fed, and a reader that scores every verdict against the truth.
 /// </summary>
 internal sealed class SpamStream
 {
-    /// <summary>How long after a message is fed its reviewer label follows.</summary>
+    /// <summary>How long after a message is fed its reviewer label follows, at the earliest.</summary>
     public static readonly TimeSpan ReviewDelay = TimeSpan.FromSeconds(3);
+
+    /// <summary>The name the simulated reviewers' labels carry in their <c>reviewer</c> header.</summary>
+    public const string Reviewer = "demo reviewer";
+
+    /// <summary>How often the reviewers look at the queue.</summary>
+    private static readonly TimeSpan ReviewTick = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>A message not reviewed by then never will be (the desk's window dropped it as sure): its truth is forgotten.</summary>
+    private static readonly TimeSpan ReviewHorizon = TimeSpan.FromMinutes(5);
 
     private readonly string _bootstrap;
     private readonly DemoOptions _options;
     private readonly DemoState _state;
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
     private readonly ConcurrentDictionary<string, (string Text, string Label)> _truth = new(StringComparer.Ordinal);
 
-    // Reviews wait here for their moment; a full queue drops the review rather than slow the feeder.
-    private readonly Channel<(TimeSpan Due, string Id, LabeledText Label)> _reviews =
-        Channel.CreateBounded<(TimeSpan, string, LabeledText)>(new BoundedChannelOptions(8192) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true, SingleWriter = true });
+    // What a reviewer would know about each valid message fed (its true label, when it arrived), oldest first for expiry.
+    private readonly ConcurrentDictionary<string, (string Label, TimeSpan FedAt)> _reviewable = new(StringComparer.Ordinal);
+    private readonly ConcurrentQueue<(string Id, TimeSpan FedAt)> _fedOrder = new();
+    private long _validFed;
 
     public SpamStream(string bootstrap, DemoOptions options, DemoState state)
     {
@@ -64,19 +76,17 @@ internal sealed class SpamStream
                 {
                     value = Encoding.UTF8.GetBytes($"From: sender{n}@example.com\r\nTo: you@example.org\r\nSubject: a message\r\nMessage-ID: <{id}@demo.streambert>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{item.Text}\r\n");
                     _truth[$"{id}@demo.streambert"] = (item.Text, item.Label);
+                    Reviewable($"{id}@demo.streambert", item.Label);
                 }
                 else
                 {
                     value = JsonSerializer.SerializeToUtf8Bytes(new MessageInput(id, item.Text));
                     _truth[id] = (item.Text, item.Label);
+                    Reviewable(id, item.Label);
                 }
 
                 producer.Produce(Topics.Messages, new Message<string, byte[]> { Key = id, Value = value });
                 _state.AddFed(malformed);
-                if (!malformed && random.NextDouble() < _options.ReviewFraction)
-                {
-                    _reviews.Writer.TryWrite((clock.Elapsed + ReviewDelay, id, item));
-                }
 
                 var due = interval * (n + 1) - clock.Elapsed;
                 if (due > TimeSpan.Zero)
@@ -87,39 +97,81 @@ internal sealed class SpamStream
         }
         finally
         {
-            _reviews.Writer.TryComplete();
             producer.Flush(TimeSpan.FromSeconds(10));
         }
     }
 
-    /// <summary>Sends each queued review once it is due: the text and the true label, as a reviewer would.</summary>
-    public async Task ReviewAsync(CancellationToken ct)
+    private void Reviewable(string id, string label)
     {
-        using var producer = new ProducerBuilder<string, byte[]>(KafkaDefaults.Producer(_bootstrap)).Build();
-        var clock = Stopwatch.StartNew();
+        var now = _clock.Elapsed;
+        _reviewable[id] = (label, now);
+        _fedOrder.Enqueue((id, now));
+        Interlocked.Increment(ref _validFed);
+    }
+
+    /// <summary>
+    /// The simulated reviewers at the desk: they label from <paramref name="queue"/> in its own order (least sure first,
+    /// as a person at <c>/spam</c> sees it), through the desk's <paramref name="writer"/>, with the true label. Their budget
+    /// is <see cref="DemoOptions.ReviewFraction"/> of the valid messages fed so far, and a message is labelled no sooner
+    /// than <see cref="ReviewDelay"/> after it was fed.
+    /// </summary>
+    public async Task ReviewAsync(SpamQueue queue, SpamLabelWriter writer, CancellationToken ct)
+    {
+        long sent = 0;
+        using var timer = new PeriodicTimer(ReviewTick);
         try
         {
-            while (await _reviews.Reader.WaitToReadAsync(ct).ConfigureAwait(false))
+            while (await timer.WaitForNextTickAsync(ct).ConfigureAwait(false))
             {
-                while (_reviews.Reader.TryRead(out var review))
+                var now = _clock.Elapsed;
+                while (_fedOrder.TryPeek(out var oldest) && now - oldest.FedAt > ReviewHorizon && _fedOrder.TryDequeue(out oldest))
                 {
-                    // The feeder's clock started just before this one; a few milliseconds either way do not matter.
-                    if (review.Due - clock.Elapsed is { Ticks: > 0 } wait)
-                    {
-                        await Task.Delay(wait, ct).ConfigureAwait(false);
-                    }
+                    _reviewable.TryRemove(oldest.Id, out _);
+                }
 
-                    var value = JsonSerializer.SerializeToUtf8Bytes(new { text = review.Label.Text, label = review.Label.Label });
-                    producer.Produce(Topics.LabelsSpam, new Message<string, byte[]> { Key = review.Id, Value = value });
+                var budget = (long)(Interlocked.Read(ref _validFed) * _options.ReviewFraction) - sent;
+                if (budget <= 0)
+                {
+                    continue;
+                }
+
+                foreach (var (item, label) in Choose(queue.Take(QueueMode.Uncertain, queue.Count), budget, _reviewable, now))
+                {
+                    await writer.WriteAsync(item, label, Reviewer, ct).ConfigureAwait(false);
+                    queue.MarkLabelled(item.Id);
+                    _reviewable.TryRemove(item.Id, out _);
                     _state.AddReview();
+                    sent++;
                 }
             }
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
         }
+    }
 
-        producer.Flush(TimeSpan.FromSeconds(10));
+    /// <summary>
+    /// What the reviewers label now, with the true label: the first <paramref name="budget"/> items in the queue's order
+    /// (<paramref name="ordered"/>) whose truth they know and that were fed at least <see cref="ReviewDelay"/> before
+    /// <paramref name="now"/>.
+    /// </summary>
+    internal static List<(SpamItem Item, string Label)> Choose(IReadOnlyList<SpamItem> ordered, long budget, IReadOnlyDictionary<string, (string Label, TimeSpan FedAt)> known, TimeSpan now)
+    {
+        var chosen = new List<(SpamItem, string)>();
+        foreach (var item in ordered)
+        {
+            if (chosen.Count >= budget)
+            {
+                break;
+            }
+
+            if (known.TryGetValue(item.Id, out var truth) && now - truth.FedAt >= ReviewDelay)
+            {
+                chosen.Add((item, truth.Label));
+            }
+        }
+
+        return chosen;
     }
 
     /// <summary>Reads <see cref="Topics.MessagesSpam"/> until cancelled, then a few seconds more to collect what is in flight.</summary>

@@ -8,7 +8,7 @@ internal sealed record StreamReading(
     double InRate, double OutRate, double P50, double P99, long Lag, double BatchSize, double Padding, long Produced, long DeadLettered);
 
 /// <summary>Everything the dashboard, the plain lines and the summary read.</summary>
-internal sealed record DemoContext(DemoOptions Options, DemoState State, ProcessorMetrics Metrics, TrainerService Trainer, string Device, bool WithArticles)
+internal sealed record DemoContext(DemoOptions Options, DemoState State, ProcessorMetrics Metrics, TrainerService Trainer, string Device, bool WithArticles, Uri Desk)
 {
     /// <summary>Labels the trainer holds and how many of them are not trained on yet.</summary>
     public (int Held, long Pending) TrainerLabels()

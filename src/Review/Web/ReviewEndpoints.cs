@@ -28,6 +28,7 @@ internal static class ReviewEndpoints
         app.MapGet("/spam", SpamPageAsync);
         app.MapPost("/spam/label", LabelSpamAsync);
         app.MapArticles();
+        app.MapModelsPage();
     }
 
     private static Task SpamPageAsync(HttpContext context)
