@@ -21,10 +21,13 @@ public sealed class NullInferenceEngine : IInferenceEngine
     public int Run(ModelSet models, IReadOnlyList<SequenceWork> batch)
     {
         ArgumentNullException.ThrowIfNull(models);
+        return Fill(batch, models.Head(TaskNames.Spam), models.Head(TaskNames.Claims), models.Head(TaskNames.Ner));
+    }
+
+    /// <summary>Gives each sequence the fixed outputs of the heads it names; returns the positions it "ran".</summary>
+    public static int Fill(IReadOnlyList<SequenceWork> batch, TaskHead? spam, TaskHead? claims, TaskHead? ner)
+    {
         ArgumentNullException.ThrowIfNull(batch);
-        var spam = models.Head(TaskNames.Spam);
-        var claims = models.Head(TaskNames.Claims);
-        var ner = models.Head(TaskNames.Ner);
         var positions = 0;
         for (var i = 0; i < batch.Count; i++)
         {
