@@ -462,8 +462,9 @@ public sealed partial class ProcessorService : BackgroundService
 
         try
         {
-            // A window of a few batches' worth: enough to keep every worker busy behind one slow record.
-            await OrderedParallel.RunAsync(input, transforms, HandOn, window: 64 * transforms.Length, cancellationToken).ConfigureAwait(false);
+            // Slots of up to 32 records (what is queued, no waiting), 4 per worker in flight: enough to keep every worker busy
+            // behind one slow record, few enough that what is held here stays small beside the in-flight budget.
+            await OrderedParallel.RunAsync(input, transforms, HandOn, window: 4 * transforms.Length, chunk: 32, cancellationToken).ConfigureAwait(false);
             sequences.TryComplete();
         }
         catch (Exception ex)

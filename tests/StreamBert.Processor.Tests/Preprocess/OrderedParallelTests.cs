@@ -32,7 +32,7 @@ public sealed class OrderedParallelTests
         {
             emitted.Add(result);
             return ValueTask.CompletedTask;
-        }, window: 16, CancellationToken.None).WaitAsync(Patience);
+        }, window: 16, chunk: 4, CancellationToken.None).WaitAsync(Patience);
 
         Assert.Equal(Enumerable.Range(0, count).Select(i => i * 10), emitted);
         Assert.Equal(1, overlapped);
@@ -56,7 +56,7 @@ public sealed class OrderedParallelTests
         {
             emitted++;
             return ValueTask.CompletedTask;
-        }, window: 8, CancellationToken.None).WaitAsync(Patience);
+        }, window: 8, chunk: 32, CancellationToken.None).WaitAsync(Patience);
 
         Assert.Equal(count, emitted);
         Assert.Equal(count, calls.Sum());
@@ -73,7 +73,7 @@ public sealed class OrderedParallelTests
         {
             emitted.Add(result);
             return ValueTask.CompletedTask;
-        }, window: 8, CancellationToken.None).WaitAsync(Patience));
+        }, window: 8, chunk: 16, CancellationToken.None).WaitAsync(Patience));
 
         Assert.Equal("item 50", error.Message);
         Assert.Equal(Enumerable.Range(0, 50), emitted);
@@ -91,7 +91,7 @@ public sealed class OrderedParallelTests
         var transformed = 0;
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         using var cancel = new CancellationTokenSource();
-        var run = OrderedParallel.RunAsync(input.Reader, [(int i) => { Interlocked.Increment(ref transformed); return i; }, (int i) => { Interlocked.Increment(ref transformed); return i; }], async (_, ct) => await release.Task.WaitAsync(ct), window: 4, cancel.Token);
+        var run = OrderedParallel.RunAsync(input.Reader, [(int i) => { Interlocked.Increment(ref transformed); return i; }, (int i) => { Interlocked.Increment(ref transformed); return i; }], async (_, ct) => await release.Task.WaitAsync(ct), window: 4, chunk: 1, cancel.Token);
 
         await Task.Delay(300);
 
@@ -103,6 +103,23 @@ public sealed class OrderedParallelTests
     }
 
     [Fact]
+    public async Task RunAsync_ChunksFillFromWhatIsQueued_ItemsArrivingOneByOneLeaveWithoutWaitingForAFullChunk()
+    {
+        var input = Channel.CreateUnbounded<int>();
+        var emitted = Channel.CreateUnbounded<int>();
+        var run = OrderedParallel.RunAsync(input.Reader, [(int i) => i, (int i) => i], (r, ct) => emitted.Writer.WriteAsync(r, ct), window: 4, chunk: 32, CancellationToken.None);
+
+        for (var i = 0; i < 5; i++)
+        {
+            await input.Writer.WriteAsync(i);
+            Assert.Equal(i, await emitted.Reader.ReadAsync().AsTask().WaitAsync(Patience));
+        }
+
+        input.Writer.Complete();
+        await run.WaitAsync(Patience);
+    }
+
+    [Fact]
     public async Task RunAsync_OneWorker_RunsInOrderWithoutDispatch()
     {
         var emitted = new List<int>();
@@ -110,7 +127,7 @@ public sealed class OrderedParallelTests
         {
             emitted.Add(r);
             return ValueTask.CompletedTask;
-        }, window: 1, CancellationToken.None).WaitAsync(Patience);
+        }, window: 1, chunk: 1, CancellationToken.None).WaitAsync(Patience);
 
         Assert.Equal(Enumerable.Range(1, 10), emitted);
     }
