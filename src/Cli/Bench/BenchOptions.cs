@@ -11,6 +11,7 @@ namespace StreamBert.Cli.Bench;
 /// <c>Kafka:Producer:linger.ms=0</c>): lets a tuning hypothesis be measured without editing the processor.
 /// </param>
 /// <param name="ComparePrecision">Measure only the Kafka→Kafka drain with the fp32 and the int8 encoder, side by side.</param>
+/// <param name="Engine"><c>onnx</c> (the model) or <c>null</c>: only the Kafka→Kafka drain, with <c>Processor:Engine=null</c>.</param>
 internal sealed record BenchOptions(
     string Registry,
     int Messages,
@@ -18,4 +19,5 @@ internal sealed record BenchOptions(
     string? JsonPath,
     double LatencySeconds,
     IReadOnlyDictionary<string, string?> ProcessorSettings,
-    bool ComparePrecision = false);
+    bool ComparePrecision = false,
+    string Engine = "onnx");

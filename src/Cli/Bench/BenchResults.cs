@@ -25,7 +25,25 @@ internal sealed record PipelineRun(
     double EngineMessagesPerBusySecond,
     double MeanBatchSequences,
     double PaddingRatio,
-    double CpuShare);
+    double CpuShare,
+    PipelineProfile? Profile = null);
+
+/// <summary>
+/// Where the time of a drain went, between its first and its last label: each stage's busy seconds
+/// (<c>ProcessorMetrics.Stages</c>; preprocess summed over its workers) and CPU seconds per thread group of the whole
+/// bench process (processor, embedded broker, the bench's producer and label reader).
+/// </summary>
+internal sealed record PipelineProfile(double WindowSeconds, int PreprocessWorkers, IReadOnlyDictionary<string, double> StageBusySeconds, IReadOnlyDictionary<string, double> ThreadCpuSeconds)
+{
+    /// <summary>Busy share of a stage: busy seconds over the window, per thread the stage runs on.</summary>
+    /// <summary>Seconds from the window's start until the processor had every output acknowledged (≤ the window: the rest is the bench's reader catching up).</summary>
+    public double AcknowledgedAllSeconds { get; init; }
+
+    /// <summary>Times ingest paused on a full in-flight budget during the window.</summary>
+    public long IngestPauses { get; init; }
+
+    public double Share(string stage) => StageBusySeconds.GetValueOrDefault(stage) / WindowSeconds / (stage == "preprocess" ? PreprocessWorkers : 1);
+}
 
 /// <summary>Paced feed at half the measured drain rate.</summary>
 /// <param name="P50Ms">Producer send → label consumed by the bench's own consumer (same process, same clock).</param>

@@ -46,6 +46,19 @@ internal static class BenchRunner
         processorOptions.Registry = registry.Root;
 
         var texts = BenchCorpus.Load(sms, options.Messages);
+        if (options.Engine == "null")
+        {
+            using var nullPipeline = new PipelineBench(registry.Root, texts, options.ProcessorSettings, NullEngineBench.Partitions);
+            var nullRuns = await NullEngineBench.RunAsync(nullPipeline, options.Runs, output, ct).ConfigureAwait(false);
+            if (options.JsonPath is { } nullJson)
+            {
+                await File.WriteAllTextAsync(nullJson, NullEngineBench.Json(nullRuns, Json), ct).ConfigureAwait(false);
+                output.WriteLine($"wrote {nullJson}");
+            }
+
+            return 0;
+        }
+
         if (options.ComparePrecision)
         {
             using var precisionPipeline = new PipelineBench(registry.Root, texts, options.ProcessorSettings);

@@ -19,7 +19,7 @@ namespace StreamBert.Cli.Bench;
 /// </summary>
 internal sealed class PipelineBench : IDisposable
 {
-    private const int Partitions = 3;
+    private readonly int _partitions;
     private const int WarmUpMessages = 30;
 
     private readonly EmbeddedBroker _broker;
@@ -28,9 +28,11 @@ internal sealed class PipelineBench : IDisposable
     private readonly IReadOnlyDictionary<string, string?> _settings;
     private readonly EngineBusyListener _busy = new();
 
-    public PipelineBench(string registry, IReadOnlyList<string> texts, IReadOnlyDictionary<string, string?> settings)
+    /// <param name="partitions">Partitions per topic; the embedded broker keeps at most ~5 MiB or 100k records per partition, so large drains need more.</param>
+    public PipelineBench(string registry, IReadOnlyList<string> texts, IReadOnlyDictionary<string, string?> settings, int partitions = 3)
     {
-        _broker = EmbeddedBroker.Start(brokers: 3, defaultPartitions: Partitions);
+        _partitions = partitions;
+        _broker = EmbeddedBroker.Start(brokers: 3, defaultPartitions: partitions);
         _registry = registry;
         _texts = texts;
         _settings = settings;
@@ -43,7 +45,18 @@ internal sealed class PipelineBench : IDisposable
         var topics = CreateTopics($"bench-{run}-tp-{Guid.NewGuid():N}");
         var count = _texts.Count;
         var prefix = $"t{run}-";
-        using (var producer = new ProducerBuilder<string, byte[]>(KafkaDefaults.Producer(_broker.BootstrapServers)).Build())
+        var preload = KafkaDefaults.Producer(_broker.BootstrapServers);
+
+        // The embedded broker answers a fetch with one stored batch per partition (librdkafka's mock: "FIXME: Multiple
+        // messageSets"), where a real broker fills the fetch up to fetch.max.bytes. Small preload batches would make the
+        // processor's ingest wait on fetch round trips — a limit of the mock, not of the processor — so the backlog is
+        // written in large batches, as a real broker would serve it.
+        preload.LingerMs = 200;
+        preload.BatchNumMessages = 10_000;
+        preload.BatchSize = 1_000_000;
+        preload.QueueBufferingMaxMessages = 1_000_000;
+        preload.QueueBufferingMaxKbytes = 1_048_576;
+        using (var producer = new ProducerBuilder<string, byte[]>(preload).Build())
         {
             for (var i = 0; i < count; i++)
             {
@@ -62,12 +75,57 @@ internal sealed class PipelineBench : IDisposable
         var service = host.Services.GetRequiredService<ProcessorService>();
         await service.Started.WaitAsync(TimeSpan.FromMinutes(2), ct).ConfigureAwait(false);
         var subscribed = Stopwatch.GetTimestamp();
+        var stages = host.Services.GetRequiredService<ProcessorMetrics>().Stages;
         try
         {
-            if (!await reader.WaitForAsync(count, TimeSpan.FromSeconds(60 + (count / 5.0)), ct).ConfigureAwait(false))
+            // The profile's window opens at the first label, as the steady rate's does (group join and model load excluded).
+            var timeout = TimeSpan.FromSeconds(60 + (count / 5.0));
+            if (!await reader.WaitForAsync(1, timeout, ct).ConfigureAwait(false))
             {
-                throw new TimeoutException($"Only {reader.Count} of {count} labels arrived.");
+                throw new TimeoutException("No label arrived.");
             }
+
+            var profileStart = Stopwatch.GetTimestamp();
+            var stagesBefore = stages.Snapshot();
+            var threadsBefore = ThreadCpu.Sample();
+            var processorMetrics = host.Services.GetRequiredService<ProcessorMetrics>();
+            var pausesBefore = processorMetrics.Progress.Pauses;
+
+            // When the processor had every output acknowledged, against when the bench's reader had read them: tells a
+            // processor bound from a measurement (reader) bound.
+            var acknowledgedAll = 0L;
+            var clock = Stopwatch.StartNew();
+            while (reader.Count < count)
+            {
+                if (acknowledgedAll == 0 && processorMetrics.Produced >= count)
+                {
+                    acknowledgedAll = Stopwatch.GetTimestamp();
+                }
+
+                if (clock.Elapsed > timeout)
+                {
+                    throw new TimeoutException($"Only {reader.Count} of {count} labels arrived.");
+                }
+
+                await Task.Delay(10, ct).ConfigureAwait(false);
+            }
+
+            acknowledgedAll = acknowledgedAll == 0 ? Stopwatch.GetTimestamp() : acknowledgedAll;
+            var profileEnd = Stopwatch.GetTimestamp();
+            var threads = ThreadCpu.Delta(threadsBefore, ThreadCpu.Sample());
+            var stagesAfter = stages.Snapshot();
+            var stageBusy = new Dictionary<string, double>(StringComparer.Ordinal);
+            for (var i = 0; i < stagesAfter.Count; i++)
+            {
+                stageBusy[stagesAfter[i].Stage.ToString().ToLowerInvariant()] = stagesAfter[i].Seconds - stagesBefore[i].Seconds;
+            }
+
+            var options = host.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<ProcessorOptions>>().Value;
+            var profile = new PipelineProfile((double)(profileEnd - profileStart) / Stopwatch.Frequency, options.EffectivePreprocessWorkers, stageBusy, threads)
+            {
+                AcknowledgedAllSeconds = (double)(acknowledgedAll - profileStart) / Stopwatch.Frequency,
+                IngestPauses = processorMetrics.Progress.Pauses - pausesBefore,
+            };
 
             var cpuTime = Process.GetCurrentProcess().TotalProcessorTime - cpu;
             long first = long.MaxValue, last = 0;
@@ -93,7 +151,8 @@ internal sealed class PipelineBench : IDisposable
                 (count - 1) / busy,
                 metrics.MeanBatchSize,
                 metrics.PaddingRatio,
-                cpuTime.TotalSeconds / wall / Environment.ProcessorCount);
+                cpuTime.TotalSeconds / wall / Environment.ProcessorCount,
+                profile);
         }
         finally
         {
@@ -219,7 +278,7 @@ internal sealed class PipelineBench : IDisposable
         };
         foreach (var topic in new[] { topics.Messages, topics.MessagesSpam, topics.DeadLetterOf(topics.Messages), topics.Models })
         {
-            _broker.CreateTopic(topic, Partitions);
+            _broker.CreateTopic(topic, _partitions);
         }
 
         return topics;

@@ -8,7 +8,7 @@ internal static class BenchCommand
     public static Command Create()
     {
         var registry = new Option<string>("--registry") { Description = "Model registry folder (the spam model is trained into it if missing)", DefaultValueFactory = _ => Path.Combine(".streambert", "bench-registry") };
-        var messages = new Option<int>("--messages") { Description = "Messages per measurement", DefaultValueFactory = _ => 3000 };
+        var messages = new Option<int?>("--messages") { Description = "Messages per measurement (default 3000; 120000 with --engine null)" };
         var runs = new Option<int>("--runs") { Description = "Repetitions; medians are reported", DefaultValueFactory = _ => 3 };
         var json = new Option<string?>("--json") { Description = "Write the results as JSON to this file" };
         var latencySeconds = new Option<double>("--latency-seconds") { Description = "Length of the half-load latency feed per run", DefaultValueFactory = _ => 20 };
@@ -21,14 +21,20 @@ internal static class BenchCommand
         {
             Description = "Only the Kafka→Kafka drain, Processor:Precision=fp32 vs int8 side by side (order alternating per run; medians and the int8/fp32 ratio)",
         };
+        var engine = new Option<string>("--engine")
+        {
+            Description = "onnx (the model), or null: only the Kafka→Kafka drain with Processor:Engine=null (fixed outputs, no model): what the pipeline around the engine carries, and which stage bounds it",
+            DefaultValueFactory = _ => "onnx",
+        };
+        engine.AcceptOnlyFromAmong("onnx", "null");
         var command = new Command("bench", "Engine alone (batched vs one per call), Kafka→Kafka throughput vs engine, and latency at half load, side by side")
         {
-            registry, messages, runs, json, latencySeconds, set, comparePrecision,
+            registry, messages, runs, json, latencySeconds, set, comparePrecision, engine,
         };
         CommandChecks.Positive(latencySeconds);
         command.Validators.Add(result =>
         {
-            if (result.GetValue(messages) < 100)
+            if (result.GetValue(messages) is < 100)
             {
                 result.AddError("--messages must be at least 100.");
             }
@@ -49,12 +55,13 @@ internal static class BenchCommand
         command.SetAction((result, ct) => BenchRunner.RunAsync(
             new BenchOptions(
                 result.GetValue(registry)!,
-                result.GetValue(messages),
+                result.GetValue(messages) ?? (result.GetValue(engine) == "null" ? 120_000 : 3000),
                 result.GetValue(runs),
                 result.GetValue(json),
                 result.GetValue(latencySeconds),
                 (result.GetValue(set) ?? []).Select(p => p.Split('=', 2)).ToDictionary(p => p[0], p => (string?)p[1]),
-                result.GetValue(comparePrecision)),
+                result.GetValue(comparePrecision),
+                result.GetValue(engine)!),
             Console.Out,
             ct));
         return command;

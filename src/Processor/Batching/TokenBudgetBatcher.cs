@@ -33,6 +33,9 @@ public sealed class TokenBudgetBatcher
         _limits = limits;
     }
 
+    /// <summary>Where the batcher's own work (pulling into the pool, cutting) is counted, if anywhere.</summary>
+    public Diagnostics.StageBusy? Stages { get; init; }
+
     public async Task RunAsync(ChannelReader<SequenceWork> input, ChannelWriter<SequenceBatch> output, CancellationToken cancellationToken)
     {
         try
@@ -57,7 +60,9 @@ public sealed class TokenBudgetBatcher
                     continue;
                 }
 
+                var cutStarted = Stopwatch.GetTimestamp();
                 var batch = Cut();
+                Stages?.Since(Diagnostics.PipelineStage.Batching, cutStarted);
                 if (!output.TryWrite(batch))
                 {
                     await output.WriteAsync(batch, cancellationToken).ConfigureAwait(false);
@@ -83,11 +88,14 @@ public sealed class TokenBudgetBatcher
     {
         while (!inputDone)
         {
+            var pullStarted = Stopwatch.GetTimestamp();
             while (!PoolIsFull() && input.TryRead(out var work))
             {
                 _pending.Add(new Pending(work, Stopwatch.GetTimestamp()));
                 _pendingTokens += work.Length;
             }
+
+            Stages?.Since(Diagnostics.PipelineStage.Batching, pullStarted);
 
             if (_pending.Count > 0 && PoolHoldsFullBatch())
             {

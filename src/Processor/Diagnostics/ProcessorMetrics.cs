@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using StreamBert.Contracts;
 using StreamBert.Processor.Batching;
@@ -61,6 +62,7 @@ public sealed class ProcessorMetrics : IDisposable
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = SecondsBuckets });
         _latency = _meter.CreateHistogram("streambert_end_to_end_seconds", unit: "s", description: "Consume to output acknowledged",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = SecondsBuckets });
+        _meter.CreateObservableCounter("streambert_stage_busy_seconds", ObserveStageBusy, unit: "s", description: "Time each pipeline stage spent working, not waiting on a channel (preprocess: summed over its workers)");
         _meter.CreateObservableCounter("streambert_transactions_committed", () => TransactionsCommitted, description: "Kafka transactions committed (Processor:Delivery=ExactlyOnce): outputs and input offsets together");
         _meter.CreateObservableCounter("streambert_transactions_aborted", () => TransactionsAborted, description: "Kafka transactions aborted (rebalance, transaction error, a record the broker refused); their inputs are consumed again");
         _meter.CreateObservableGauge("streambert_consumer_lag", ObserveLag, description: "Records not yet consumed per assigned partition (high watermark - position)");
@@ -78,6 +80,9 @@ public sealed class ProcessorMetrics : IDisposable
 
     /// <summary>Consumer lag and broker reachability, published by the ingest stage; also what readiness reads.</summary>
     public IngestStatus Ingest { get; }
+
+    /// <summary>Busy time per stage (what bounds throughput), also exported as <c>streambert_stage_busy_seconds</c>.</summary>
+    public StageBusy Stages { get; } = new();
 
     /// <summary>Progress of the stages, what is in flight and ingest's pauses; what liveness reads.</summary>
     public PipelineProgress Progress { get; }
@@ -138,6 +143,7 @@ public sealed class ProcessorMetrics : IDisposable
         _batchTokens.Record(batch.PaddedTokens);
         _padding.Record(batch.PaddingRatio);
         _inference.Record(elapsed.TotalSeconds);
+        Stages.Add(PipelineStage.Engine, elapsed.Ticks * Stopwatch.Frequency / TimeSpan.TicksPerSecond);
     }
 
     public void RecordLatency(TimeSpan latency)
@@ -159,6 +165,14 @@ public sealed class ProcessorMetrics : IDisposable
     public long RefusedSwaps(string reason) => _refusedSwaps.Where(r => r.Key.Reason == reason).Sum(r => r.Value);
 
     public void Dispose() => _meter.Dispose();
+
+    private IEnumerable<Measurement<double>> ObserveStageBusy()
+    {
+        foreach (var (stage, seconds) in Stages.Snapshot())
+        {
+            yield return new Measurement<double>(seconds, new KeyValuePair<string, object?>("stage", stage.ToString().ToLowerInvariant()));
+        }
+    }
 
     private IEnumerable<Measurement<long>> ObserveLag()
     {

@@ -84,7 +84,9 @@ public sealed partial class KafkaEgress
 
             if (input.TryRead(out var set))
             {
+                var started = Stopwatch.GetTimestamp();
                 Produce(set, cancellationToken);
+                _metrics.Stages.Since(PipelineStage.Egress, started);
                 continue;
             }
 

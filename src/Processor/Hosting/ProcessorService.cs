@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
 using System.Threading.Channels;
 using Confluent.Kafka;
@@ -104,6 +105,12 @@ public sealed partial class ProcessorService : BackgroundService
         }
 
         LogDevice(_logger, models.Device.Provider, models.Device.Reason);
+        if (_options.Engine == "null")
+        {
+            LogNullEngine(_logger);
+        }
+
+        LogPreprocessWorkers(_logger, _options.EffectivePreprocessWorkers);
         LogPrecision(_logger, EncoderPrecisions.Name(models.Precision), string.Join(", ", models.EncoderSha256));
         if (chaos.Enabled)
         {
@@ -111,8 +118,10 @@ public sealed partial class ProcessorService : BackgroundService
         }
 
         var tracker = new OffsetTracker();
-        // Floor: one batch's token budget, so a full batch can form while the engine runs the one before it.
-        var budget = new InFlightBudget(_options.MaxInFlightBytes, _options.MaxInFlightWork, minTokens: _options.MaxBatchTokens);
+        // Floor: one batch's token budget, so a full batch can form while the engine runs the one before it. The null
+        // engine takes no time, so its rate says nothing about how long admitted work takes to come out (and its first
+        // batches, before any rate is known, would pause ingest at one batch's worth): only the byte limit holds then.
+        var budget = new InFlightBudget(_options.MaxInFlightBytes, _options.MaxInFlightWork, minTokens: _options.Engine == "null" ? long.MaxValue / 4 : _options.MaxBatchTokens);
         Budget = budget;
         _metrics.Progress.Attach(budget.Snapshot);
         ProcessorKafkaClients clients;
@@ -143,11 +152,10 @@ public sealed partial class ProcessorService : BackgroundService
         // The pipeline keeps running after stoppingToken fires: it drains what was consumed, then ends. Only a
         // fatal error (_abort) cancels the stages.
         var abort = _abort.Token;
-        var preprocessor = new Preprocessor(_options, _topics);
         var deadLetters = new DeadLetters(_topics, producerConfig.MessageMaxBytes ?? DeadLetters.DefaultMessageMaxBytes);
         var postprocessor = new Postprocessor(_options, _topics, deadLetters);
-        var batcher = new TokenBudgetBatcher(new BatchingLimits(_options.MaxBatchTokens, _options.MaxBatchDelay, _options.MaxBatchSequences, _options.Packing));
-        var engine = new EngineWorker(slot, _metrics);
+        var batcher = new TokenBudgetBatcher(new BatchingLimits(_options.MaxBatchTokens, _options.MaxBatchDelay, _options.MaxBatchSequences, _options.Packing)) { Stages = _metrics.Stages };
+        var engine = new EngineWorker(slot, _metrics, _options.Engine == "null" ? NullInferenceEngine.Instance : OnnxInferenceEngine.Instance);
         engine.BatchStarted += (generation, set, batch) =>
         {
             chaos.Tick(ChaosFault.Engine);
@@ -168,10 +176,10 @@ public sealed partial class ProcessorService : BackgroundService
 
         var stages = new List<Stage>
         {
-            new("preprocess", Task.Run(() => PreprocessAsync(records.Reader, sequences.Writer, outputs.Writer, preprocessor, postprocessor, slot, budget, abort), CancellationToken.None)),
+            new("preprocess", Task.Run(() => PreprocessAsync(records.Reader, sequences.Writer, outputs.Writer, postprocessor, slot, budget, abort), CancellationToken.None)),
             new("batching", Task.Run(() => batcher.RunAsync(sequences.Reader, batches.Writer, abort), CancellationToken.None)),
             new("engine", engine.RunAsync(batches.Reader, documents.Writer, abort)),
-            new("postprocess", Task.Run(() => PostprocessAsync(documents.Reader, outputs.Writer, postprocessor, chaos, abort), CancellationToken.None)),
+            new("postprocess", Task.Run(() => PostprocessAsync(documents.Reader, outputs.Writer, postprocessor, chaos, _metrics.Stages, abort), CancellationToken.None)),
             new("egress", Task.Run(() => egress.RunAsync(toEgress, abort), CancellationToken.None)),
         };
         var pipeline = DrainedAsync([.. stages], producer);
@@ -403,38 +411,60 @@ public sealed partial class ProcessorService : BackgroundService
         }
     }
 
-    private static async Task PreprocessAsync(ChannelReader<InputRecord> input, ChannelWriter<SequenceWork> sequences, ChannelWriter<OutputSet> outputs, Preprocessor preprocessor, Postprocessor deadLetters, ModelSlot models, InFlightBudget budget, CancellationToken cancellationToken)
+    /// <summary>
+    /// Parses and tokenizes on <see cref="ProcessorOptions.EffectivePreprocessWorkers"/> workers (one
+    /// <see cref="Preprocessor"/> each) and hands the results on in consume order (<see cref="OrderedParallel"/>), so the
+    /// batcher still cuts oldest first and each partition's sequences reach the engine in offset order.
+    /// </summary>
+    private async Task PreprocessAsync(ChannelReader<InputRecord> input, ChannelWriter<SequenceWork> sequences, ChannelWriter<OutputSet> outputs, Postprocessor deadLetters, ModelSlot models, InFlightBudget budget, CancellationToken cancellationToken)
     {
+        var stages = _metrics.Stages;
+        var transforms = new Func<InputRecord, PreprocessResult>[_options.EffectivePreprocessWorkers];
+        for (var w = 0; w < transforms.Length; w++)
+        {
+            var preprocessor = new Preprocessor(_options, _topics);
+            transforms[w] = record =>
+            {
+                var started = Stopwatch.GetTimestamp();
+                var result = preprocessor.Process(record, models.Current);
+                stages.Since(PipelineStage.Preprocess, started);
+                return result;
+            };
+        }
+
+        async ValueTask HandOn(PreprocessResult result, CancellationToken ct)
+        {
+            switch (result)
+            {
+                case Accepted accepted:
+                    long tokens = 0;
+                    foreach (var work in accepted.Document.Sequences)
+                    {
+                        tokens += work.Length;
+                    }
+
+                    budget.Tokenized(accepted.Record, tokens);
+                    foreach (var work in accepted.Document.Sequences)
+                    {
+                        if (!sequences.TryWrite(work))
+                        {
+                            await sequences.WriteAsync(work, ct).ConfigureAwait(false);
+                        }
+                    }
+
+                    break;
+                case Rejected rejected:
+                    budget.Tokenized(rejected.Record, 0);
+                    await outputs.WriteAsync(deadLetters.DeadLetter(rejected), ct).ConfigureAwait(false);
+                    break;
+            }
+        }
+
         try
         {
-            while (await input.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
-            {
-                while (input.TryRead(out var record))
-                {
-                    switch (preprocessor.Process(record, models.Current))
-                    {
-                        case Accepted accepted:
-                            long tokens = 0;
-                            foreach (var work in accepted.Document.Sequences)
-                            {
-                                tokens += work.Length;
-                            }
-
-                            budget.Tokenized(record, tokens);
-                            foreach (var work in accepted.Document.Sequences)
-                            {
-                                await sequences.WriteAsync(work, cancellationToken).ConfigureAwait(false);
-                            }
-
-                            break;
-                        case Rejected rejected:
-                            budget.Tokenized(record, 0);
-                            await outputs.WriteAsync(deadLetters.DeadLetter(rejected), cancellationToken).ConfigureAwait(false);
-                            break;
-                    }
-                }
-            }
-
+            // Slots of up to 32 records (what is queued, no waiting), 4 per worker in flight: enough to keep every worker busy
+            // behind one slow record, few enough that what is held here stays small beside the in-flight budget.
+            await OrderedParallel.RunAsync(input, transforms, HandOn, window: 4 * transforms.Length, chunk: 32, cancellationToken).ConfigureAwait(false);
             sequences.TryComplete();
         }
         catch (Exception ex)
@@ -444,7 +474,7 @@ public sealed partial class ProcessorService : BackgroundService
         }
     }
 
-    private static async Task PostprocessAsync(ChannelReader<Document> input, ChannelWriter<OutputSet> output, Postprocessor postprocessor, ChaosFault chaos, CancellationToken cancellationToken)
+    private static async Task PostprocessAsync(ChannelReader<Document> input, ChannelWriter<OutputSet> output, Postprocessor postprocessor, ChaosFault chaos, StageBusy stages, CancellationToken cancellationToken)
     {
         try
         {
@@ -453,7 +483,13 @@ public sealed partial class ProcessorService : BackgroundService
                 while (input.TryRead(out var document))
                 {
                     chaos.Tick(ChaosFault.Postprocess);
-                    await output.WriteAsync(postprocessor.Build(document), cancellationToken).ConfigureAwait(false);
+                    var started = Stopwatch.GetTimestamp();
+                    var set = postprocessor.Build(document);
+                    stages.Since(PipelineStage.Postprocess, started);
+                    if (!output.TryWrite(set))
+                    {
+                        await output.WriteAsync(set, cancellationToken).ConfigureAwait(false);
+                    }
                 }
             }
 
@@ -484,6 +520,12 @@ public sealed partial class ProcessorService : BackgroundService
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Precision: {Precision} (encoder sha256 {EncoderSha256})")]
     private static partial void LogPrecision(ILogger logger, string precision, string encoderSha256);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Engine: null (Processor:Engine=null): no model runs and every label is a fixed placeholder; for pipeline benchmarks only")]
+    private static partial void LogNullEngine(ILogger logger);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Preprocess workers: {Workers} (Processor:PreprocessWorkers)")]
+    private static partial void LogPreprocessWorkers(ILogger logger, int workers);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Processor consuming {Topics}")]
     private static partial void LogStarted(ILogger logger, string topics);

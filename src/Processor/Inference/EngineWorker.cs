@@ -17,11 +17,14 @@ public sealed class EngineWorker
 {
     private readonly ModelSlot _models;
     private readonly ProcessorMetrics _metrics;
+    private readonly IInferenceEngine _engine;
 
-    public EngineWorker(ModelSlot models, ProcessorMetrics metrics)
+    /// <param name="engine">What runs each batch: ONNX Runtime by default; <see cref="NullInferenceEngine"/> for pipeline benchmarks.</param>
+    public EngineWorker(ModelSlot models, ProcessorMetrics metrics, IInferenceEngine? engine = null)
     {
         _models = models;
         _metrics = metrics;
+        _engine = engine ?? OnnxInferenceEngine.Instance;
     }
 
     /// <summary>
@@ -126,10 +129,10 @@ public sealed class EngineWorker
             current?.Add(work);
         }
 
-        var positions = lease.Models.Run(current ?? batch.Items);
+        var positions = _engine.Run(lease.Models, current ?? batch.Items);
         foreach (var (models, items) in older?.Values ?? Enumerable.Empty<(ModelSet, List<SequenceWork>)>())
         {
-            positions += models.Run(items);
+            positions += _engine.Run(models, items);
         }
 
         return positions;
