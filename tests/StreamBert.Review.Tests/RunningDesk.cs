@@ -71,8 +71,7 @@ internal sealed class RunningDesk : IAsyncDisposable
         };
         var app = ReviewApp.Build(settings, logging => logging.SetMinimumLevel(LogLevel.Warning).AddSimpleConsole());
         await app.StartAsync();
-        return new RunningDesk(kafka, app, messages, spam, labels, articles);
-        return new RunningDesk(kafka, app, messages, spam, labels, models);
+        return new RunningDesk(kafka, app, messages, spam, labels, articles, models);
     }
 
     /// <summary>Produces an input on the messages topic and the processor's verdict on it on the spam topic.</summary>

@@ -47,7 +47,21 @@ internal sealed partial class ModelEventFeed(ModelHistory history, IOptions<Revi
         {
             while (!ct.IsCancellationRequested)
             {
-                if (consumer.Consume(ct) is not { Message: { } message } result)
+                ConsumeResult<string?, byte[]?>? result;
+                try
+                {
+                    result = consumer.Consume(ct);
+                }
+                catch (ConsumeException ex) when (!ex.Error.IsFatal)
+                {
+                    // A topic not created yet (trainer.runs before the first trainer starts, or a deployment that has no
+                    // trainer) must not end the page's feed: the client reports it on every poll until the topic exists,
+                    // and the other topic's records keep coming.
+                    LogConsumeError(logger, ex.Error.Reason);
+                    continue;
+                }
+
+                if (result is not { Message: { } message })
                 {
                     continue;
                 }
@@ -120,6 +134,9 @@ internal sealed partial class ModelEventFeed(ModelHistory history, IOptions<Revi
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Unreadable models event at {Position}, not shown")]
     private static partial void LogUnreadable(ILogger logger, string position);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Models feed: {Reason}; going on")]
+    private static partial void LogConsumeError(ILogger logger, string reason);
 
     [LoggerMessage(Level = LogLevel.Critical, Message = "Fatal Kafka error in the models feed, stopping: {Reason}")]
     private static partial void LogFatal(ILogger logger, string reason);
