@@ -1,10 +1,10 @@
 using System.Diagnostics;
-using System.Net;
 using System.Text.Json;
-using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using OpenQA.Selenium;
+using OpenQA.Selenium.Support.UI;
 using StreamBert.Contracts;
 using StreamBert.Engine.Models;
 using StreamBert.Kafka;
@@ -12,16 +12,17 @@ using StreamBert.Kafka.Tests;
 using StreamBert.Processor.Hosting;
 using StreamBert.Processor.Inference;
 using StreamBert.Review;
+using StreamBert.Review.Tests;
 using Xunit.Abstractions;
 
 namespace StreamBert.EndToEnd.Tests;
 
 /// <summary>
-/// The reviewer's desk's models page against a running processor: a rollback and a promote confirmed on the page go out
-/// on the models topic, and the processor swaps to each (its served version and its outputs' model version).
+/// The reviewer's desk's models page against a running processor, clicked in headless Chromium: a rollback and a promote
+/// confirmed on the page go out on the models topic, and the processor swaps to each (its served version and its outputs' model version).
 /// </summary>
 [Collection(SpamModelCollection.Name)]
-public sealed partial class ModelsDeskTests : IClassFixture<EmbeddedKafkaFixture>, IDisposable
+public sealed class ModelsDeskTests : IClassFixture<EmbeddedKafkaFixture>, IDisposable
 {
     private readonly EmbeddedKafkaFixture _kafka;
     private readonly ITestOutputHelper _output;
@@ -48,7 +49,7 @@ public sealed partial class ModelsDeskTests : IClassFixture<EmbeddedKafkaFixture
         }
     }
 
-    [Fact]
+    [BrowserFact]
     public async Task RollbackThenPromote_ConfirmedOnTheDesk_RunningProcessorSwapsToEach()
     {
         var registry = new ModelRegistry(_registry);
@@ -76,19 +77,19 @@ public sealed partial class ModelsDeskTests : IClassFixture<EmbeddedKafkaFixture
                 ["Kafka:Consumer:session.timeout.ms"] = "3000",
                 ["Kafka:Consumer:heartbeat.interval.ms"] = "300",
             },
-            logging => logging.SetMinimumLevel(LogLevel.Warning).AddSimpleConsole());
+            logging => logging.SetMinimumLevel(Microsoft.Extensions.Logging.LogLevel.Warning).AddSimpleConsole());
         await desk.StartAsync();
-        using var handler = new HttpClientHandler { AllowAutoRedirect = false, CookieContainer = new CookieContainer() };
-        using var http = new HttpClient(handler) { BaseAddress = desk.Address() };
+        using var browser = Browser.Start();
+        var page = new Uri(desk.Address(), "/models");
 
-        await ChangeAsync(http, ("action", "rollback"), ("bundle", "spam"));
+        ClickChange(browser, page, "section[data-bundle='spam'] button.rollback", "Roll back spam to v1?");
         Assert.Equal("v1", registry.CurrentVersion("spam"));
         await WaitUntil(() => service.Models!.Bundles["spam"].Version == "v1", TimeSpan.FromSeconds(30));
         var afterRollback = InputCorpus.Mixed(40, 0, "desk-rollback");
         PipelineHarness.Produce(_kafka.BootstrapServers, topics.Messages, afterRollback);
         var first = PipelineHarness.ReadAll(_kafka.BootstrapServers, topics.MessagesSpam, r => r.Count >= afterRollback.Count, TimeSpan.FromMinutes(2));
 
-        await ChangeAsync(http, ("action", "promote"), ("bundle", "spam"), ("version", v2));
+        ClickChange(browser, page, $"section[data-bundle='spam'] tr[data-version='{v2}'] button.promote", $"Promote spam to {v2}?");
         Assert.Equal(v2, registry.CurrentVersion("spam"));
         await WaitUntil(() => service.Models!.Bundles["spam"].Version == v2, TimeSpan.FromSeconds(30));
         var afterPromote = InputCorpus.Mixed(40, 0, "desk-promote");
@@ -108,28 +109,18 @@ public sealed partial class ModelsDeskTests : IClassFixture<EmbeddedKafkaFixture
         Assert.Equal([("v1", ModelPromotion.Rollback), (v2, ModelPromotion.Promote)], events.Select(e => (e.Version, e.Reason)));
     }
 
-    /// <summary>What a reviewer's two clicks send: the models page's change form, then the confirmation page's form with a name.</summary>
-    private static async Task ChangeAsync(HttpClient http, params (string Key, string Value)[] change)
+    /// <summary>A reviewer's two clicks in headless Chromium: the change on the models page, then the confirmation with a name.</summary>
+    private static void ClickChange(Browser browser, Uri page, string button, string title)
     {
-        var page = await http.GetStringAsync("/models");
-        using var confirm = Form(Antiforgery(page), change);
-        using var confirmation = await http.PostAsync("/models/confirm", confirm);
-        Assert.Equal(HttpStatusCode.OK, confirmation.StatusCode);
-        var html = await confirmation.Content.ReadAsStringAsync();
-        var fields = HiddenField().Matches(html).Select(m => (m.Groups["name"].Value, WebUtility.HtmlDecode(m.Groups["value"].Value))).ToList();
-        using var apply = new FormUrlEncodedContent(fields.Append(("reviewer", "Ada Reviewer")).Select(f => KeyValuePair.Create(f.Item1, f.Item2)));
-        using var applied = await http.PostAsync("/models/apply", apply);
-        Assert.Equal(HttpStatusCode.Redirect, applied.StatusCode);
+        browser.Driver.Navigate().GoToUrl(page);
+        browser.Driver.FindElement(By.CssSelector(button)).Click();
+        Assert.Equal(title, browser.Driver.FindElement(By.Id("confirm-title")).Text);
+        var reviewer = browser.Driver.FindElement(By.Id("reviewer"));
+        reviewer.Clear();
+        reviewer.SendKeys("Ada Reviewer");
+        browser.Driver.FindElement(By.CssSelector("button.confirm")).Click();
+        new WebDriverWait(browser.Driver, TimeSpan.FromSeconds(20)).Until(d => d.Url.EndsWith("/models", StringComparison.Ordinal));
     }
-
-    private static (string, string) Antiforgery(string html)
-    {
-        var match = HiddenField().Matches(html).First(m => m.Groups["name"].Value == "__RequestVerificationToken");
-        return (match.Groups["name"].Value, WebUtility.HtmlDecode(match.Groups["value"].Value));
-    }
-
-    private static FormUrlEncodedContent Form((string, string) antiforgery, (string Key, string Value)[] fields) =>
-        new(fields.Prepend(antiforgery).Select(f => KeyValuePair.Create(f.Item1, f.Item2)));
 
     private static async Task WaitUntil(Func<bool> condition, TimeSpan timeout)
     {
@@ -140,7 +131,4 @@ public sealed partial class ModelsDeskTests : IClassFixture<EmbeddedKafkaFixture
             await Task.Delay(50);
         }
     }
-
-    [GeneratedRegex("""<input type="hidden" name="(?<name>[^"]+)" value="(?<value>[^"]*)">""")]
-    private static partial Regex HiddenField();
 }

@@ -145,7 +145,7 @@ internal static class DemoRunner
         var deskAddress = desk.Address();
         var device = $"ONNX Runtime {served.Device.Provider}";
         output.WriteLine($"Processor serving {string.Join(", ", served.Bundles.Values.Select(b => $"{b.Name} {b.Version}"))} on {served.Device.Provider} ({served.Device.Reason}); trainer following labels.*");
-        output.WriteLine($"Reviewer's desk: {new Uri(deskAddress, "/spam")} (models: {new Uri(deskAddress, "/models")})");
+        output.WriteLine($"Reviewer's desk: {new Uri(deskAddress, "/spam")} · {new Uri(deskAddress, "/articles")} · {new Uri(deskAddress, "/models")}");
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"Simulated reviewers label {options.ReviewFraction:P0} of the messages from the desk's queue, least sure first, at least {SpamStream.ReviewDelay.TotalSeconds:F0} s after each was fed; the trainer retrains after {options.RetrainEvery} new labels or {options.RetrainWait.TotalSeconds:F0} s, and publishes only if the candidate is not worse on the held-out labels."));
 

@@ -50,7 +50,7 @@ internal static class PlainReport
         output.WriteLine("Summary");
         output.WriteLine(Invariant($"  duration            {elapsed:F0} s"));
         output.WriteLine(Invariant($"  fed                 {state.Fed} messages ({state.Malformed} malformed on purpose); reviewers labelled {state.Reviews} ({context.Options.ReviewFraction:P0} of them, least sure first from the desk's queue, {TimeSpanText(SpamStream.ReviewDelay)} or more later)"));
-        output.WriteLine($"  reviewer's desk     {new Uri(context.Desk, "/spam")} · {new Uri(context.Desk, "/models")} (stopped with the demo)");
+        output.WriteLine($"  reviewer's desk     {new Uri(context.Desk, "/spam")} · {new Uri(context.Desk, "/articles")} · {new Uri(context.Desk, "/models")} (stopped with the demo)");
         output.WriteLine(Invariant($"  labelled            {labelled} ({labelled / elapsed:F1}/s), dead-lettered {metrics.DeadLettered}"));
         if (context.WithArticles)
         {
