@@ -16,51 +16,20 @@ namespace StreamBert.Review.Articles;
 /// topics on every start and nothing is written to disk.
 /// </summary>
 public sealed partial class ArticleFeed(ArticleQueue queue, IOptions<ReviewOptions> options, IOptions<KafkaClientSettings> kafka, IHostApplicationLifetime lifetime, ILogger<ArticleFeed> logger)
-    : BackgroundService
+    : TopicFeed(kafka.Value, lifetime, logger)
 {
     private static readonly JsonSerializerOptions JsonOptions = new() { MaxDepth = 16 };
 
-    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
-        // The consume loop blocks in librdkafka; on its own thread it never holds up the host's start.
-        Task.Factory.StartNew(() => Consume(stoppingToken), stoppingToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+    protected override string Name => "article review";
 
-    private void Consume(CancellationToken ct)
-    {
-        var o = options.Value;
-        var config = kafka.Value.ConsumerConfig(o.BootstrapServers, o.ArticlesGroupId);
-        config.EnableAutoCommit = false;
-        config.AutoOffsetReset = AutoOffsetReset.Earliest;
-        using var consumer = new ConsumerBuilder<string?, byte[]?>(config)
-            .SetErrorHandler((_, e) =>
-            {
-                if (e.IsFatal)
-                {
-                    LogFatal(logger, e.Reason);
-                    lifetime.StopApplication();
-                }
-            })
-            .Build();
-        consumer.Subscribe([o.ArticlesTopic, o.ClaimsTopic, o.EntitiesTopic, o.LabelsClaimsTopic, o.LabelsEntitiesTopic]);
-        LogStarted(logger, o.ArticlesTopic, o.ClaimsTopic, o.EntitiesTopic, o.WindowSize);
-        try
-        {
-            while (!ct.IsCancellationRequested)
-            {
-                var result = consumer.Consume(ct);
-                if (result?.Message is { } message)
-                {
-                    Route(result.Topic, message, o);
-                }
-            }
-        }
-        catch (OperationCanceledException) when (ct.IsCancellationRequested)
-        {
-        }
-        finally
-        {
-            consumer.Close();
-        }
-    }
+    protected override string BootstrapServers => options.Value.BootstrapServers;
+
+    protected override string GroupId => options.Value.ArticlesGroupId;
+
+    protected override IReadOnlyList<string> Topics =>
+        [options.Value.ArticlesTopic, options.Value.ClaimsTopic, options.Value.EntitiesTopic, options.Value.LabelsClaimsTopic, options.Value.LabelsEntitiesTopic];
+
+    protected override void Route(ConsumeResult<string?, byte[]?> result) => Route(result.Topic, result.Message, options.Value);
 
     private void Route(string topic, Message<string?, byte[]?> message, ReviewOptions o)
     {
@@ -125,12 +94,6 @@ public sealed partial class ArticleFeed(ArticleQueue queue, IOptions<ReviewOptio
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Article review queue reads {Articles}, {Claims} and {Entities}; window of {Window} articles")]
-    private static partial void LogStarted(ILogger logger, string articles, string claims, string entities, int window);
-
     [LoggerMessage(Level = LogLevel.Debug, Message = "Not reviewable, skipped: a record on {Topic} with key {Key} (unparsable, or its outputs do not fit its body)")]
     private static partial void LogSkipped(ILogger logger, string topic, string? key);
-
-    [LoggerMessage(Level = LogLevel.Critical, Message = "Fatal Kafka error in the article review feed, stopping: {Reason}")]
-    private static partial void LogFatal(ILogger logger, string reason);
 }

@@ -16,85 +16,43 @@ namespace StreamBert.Review.Models;
 /// processor's own reader does, and every run report through <see cref="TrainingRunReports.Parse"/>.
 /// </summary>
 internal sealed partial class ModelEventFeed(ModelHistory history, IOptions<ReviewOptions> options, IOptions<KafkaClientSettings> kafka, IHostApplicationLifetime lifetime, ILogger<ModelEventFeed> logger)
-    : BackgroundService
+    : TopicFeed(kafka.Value, lifetime, logger)
 {
-    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
-        // The consume loop blocks in librdkafka; on its own thread it never holds up the host's start.
-        Task.Factory.StartNew(() => Consume(stoppingToken), stoppingToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+    protected override string Name => "models";
 
-    private void Consume(CancellationToken ct)
+    protected override string BootstrapServers => options.Value.BootstrapServers;
+
+    // A group of its own: the spam feed's group subscribes to other topics, and a shared group would rebalance both.
+    protected override string GroupId => options.Value.GroupId + "-models";
+
+    // One consumer for both topics: a run report and the event it led to are shown from one poll loop. A trainer-runs
+    // topic not created yet (before the first trainer starts) only logs a warning per poll (TopicFeed).
+    protected override IReadOnlyList<string> Topics => [options.Value.ModelsTopic, options.Value.TrainerRunsTopic];
+
+    protected override void Route(ConsumeResult<string?, byte[]?> result)
     {
         var o = options.Value;
-
-        // A group of its own: the spam feed's group subscribes to other topics, and a shared group would rebalance both.
-        var config = kafka.Value.ConsumerConfig(o.BootstrapServers, o.GroupId + "-models");
-        config.EnableAutoCommit = false;
-        config.AutoOffsetReset = AutoOffsetReset.Earliest;
-        using var consumer = new ConsumerBuilder<string?, byte[]?>(config)
-            .SetErrorHandler((_, e) =>
-            {
-                if (e.IsFatal)
-                {
-                    LogFatal(logger, e.Reason);
-                    lifetime.StopApplication();
-                }
-            })
-            .Build();
-        // One consumer for both topics: a run report and the event it led to are shown from one poll loop.
-        consumer.Subscribe([o.ModelsTopic, o.TrainerRunsTopic]);
-        LogStarted(logger, o.ModelsTopic, o.TrainerRunsTopic);
-        try
+        var message = result.Message;
+        if (result.Topic == o.TrainerRunsTopic)
         {
-            while (!ct.IsCancellationRequested)
+            if (ReadRunReport(message.Key, message.Value) is { } report)
             {
-                ConsumeResult<string?, byte[]?>? result;
-                try
-                {
-                    result = consumer.Consume(ct);
-                }
-                catch (ConsumeException ex) when (!ex.Error.IsFatal)
-                {
-                    // A topic not created yet (trainer.runs before the first trainer starts, or a deployment that has no
-                    // trainer) must not end the page's feed: the client reports it on every poll until the topic exists,
-                    // and the other topic's records keep coming.
-                    LogConsumeError(logger, ex.Error.Reason);
-                    continue;
-                }
-
-                if (result is not { Message: { } message })
-                {
-                    continue;
-                }
-
-                if (result.Topic == o.TrainerRunsTopic)
-                {
-                    if (ReadRunReport(message.Key, message.Value) is { } report)
-                    {
-                        history.AddRun(new TrainingRunRecord(report, result.Partition.Value, result.Offset.Value));
-                    }
-                    else
-                    {
-                        history.AddUnreadableRun();
-                        LogUnreadableRun(logger, result.TopicPartitionOffset.ToString());
-                    }
-                }
-                else if (Read(message) is { } published)
-                {
-                    history.Add(new ModelEventRecord(published, result.Partition.Value, result.Offset.Value));
-                }
-                else
-                {
-                    history.AddUnreadable();
-                    LogUnreadable(logger, result.TopicPartitionOffset.ToString());
-                }
+                history.AddRun(new TrainingRunRecord(report, result.Partition.Value, result.Offset.Value));
+            }
+            else
+            {
+                history.AddUnreadableRun();
+                LogUnreadableRun(logger, result.TopicPartitionOffset.ToString());
             }
         }
-        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        else if (Read(message) is { } published)
         {
+            history.Add(new ModelEventRecord(published, result.Partition.Value, result.Offset.Value));
         }
-        finally
+        else
         {
-            consumer.Close();
+            history.AddUnreadable();
+            LogUnreadable(logger, result.TopicPartitionOffset.ToString());
         }
     }
 
@@ -126,18 +84,9 @@ internal sealed partial class ModelEventFeed(ModelHistory history, IOptions<Revi
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Models page reads {Topic} and {RunsTopic}")]
-    private static partial void LogStarted(ILogger logger, string topic, string runsTopic);
-
     [LoggerMessage(Level = LogLevel.Warning, Message = "Unreadable training run report at {Position}, not shown")]
     private static partial void LogUnreadableRun(ILogger logger, string position);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Unreadable models event at {Position}, not shown")]
     private static partial void LogUnreadable(ILogger logger, string position);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Models feed: {Reason}; going on")]
-    private static partial void LogConsumeError(ILogger logger, string reason);
-
-    [LoggerMessage(Level = LogLevel.Critical, Message = "Fatal Kafka error in the models feed, stopping: {Reason}")]
-    private static partial void LogFatal(ILogger logger, string reason);
 }

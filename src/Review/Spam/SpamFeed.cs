@@ -18,51 +18,19 @@ namespace StreamBert.Review.Spam;
 /// is still there after a restart.
 /// </summary>
 public sealed partial class SpamFeed(SpamQueue queue, IOptions<ReviewOptions> options, IOptions<KafkaClientSettings> kafka, IHostApplicationLifetime lifetime, ILogger<SpamFeed> logger)
-    : BackgroundService
+    : TopicFeed(kafka.Value, lifetime, logger)
 {
     private static readonly JsonSerializerOptions JsonOptions = new() { MaxDepth = 16 };
 
-    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
-        // The consume loop blocks in librdkafka; on its own thread it never holds up the host's start.
-        Task.Factory.StartNew(() => Consume(stoppingToken), stoppingToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+    protected override string Name => "spam review";
 
-    private void Consume(CancellationToken ct)
-    {
-        var o = options.Value;
-        var config = kafka.Value.ConsumerConfig(o.BootstrapServers, o.GroupId);
-        config.EnableAutoCommit = false;
-        config.AutoOffsetReset = AutoOffsetReset.Earliest;
-        using var consumer = new ConsumerBuilder<string?, byte[]?>(config)
-            .SetErrorHandler((_, e) =>
-            {
-                if (e.IsFatal)
-                {
-                    LogFatal(logger, e.Reason);
-                    lifetime.StopApplication();
-                }
-            })
-            .Build();
-        consumer.Subscribe([o.MessagesTopic, o.SpamTopic, o.LabelsSpamTopic]);
-        LogStarted(logger, o.MessagesTopic, o.SpamTopic, o.LabelsSpamTopic, o.WindowSize);
-        try
-        {
-            while (!ct.IsCancellationRequested)
-            {
-                var result = consumer.Consume(ct);
-                if (result?.Message is { } message)
-                {
-                    Route(result.Topic, message, o);
-                }
-            }
-        }
-        catch (OperationCanceledException) when (ct.IsCancellationRequested)
-        {
-        }
-        finally
-        {
-            consumer.Close();
-        }
-    }
+    protected override string BootstrapServers => options.Value.BootstrapServers;
+
+    protected override string GroupId => options.Value.GroupId;
+
+    protected override IReadOnlyList<string> Topics => [options.Value.MessagesTopic, options.Value.SpamTopic, options.Value.LabelsSpamTopic];
+
+    protected override void Route(ConsumeResult<string?, byte[]?> result) => Route(result.Topic, result.Message, options.Value);
 
     private void Route(string topic, Message<string?, byte[]?> message, ReviewOptions o)
     {
@@ -141,12 +109,6 @@ public sealed partial class SpamFeed(SpamQueue queue, IOptions<ReviewOptions> op
         return new MessageView(parsed.Id, email.Subject, email.From.ToString(), email.TextBody ?? email.HtmlBody ?? string.Empty, parsed.Text);
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Review queue reads {Messages}, {Spam} and {Labels}; window of {Window} items")]
-    private static partial void LogStarted(ILogger logger, string messages, string spam, string labels, int window);
-
     [LoggerMessage(Level = LogLevel.Debug, Message = "Not reviewable, skipped: a record on {Topic} with key {Key}")]
     private static partial void LogSkipped(ILogger logger, string topic, string? key);
-
-    [LoggerMessage(Level = LogLevel.Critical, Message = "Fatal Kafka error in the review feed, stopping: {Reason}")]
-    private static partial void LogFatal(ILogger logger, string reason);
 }
