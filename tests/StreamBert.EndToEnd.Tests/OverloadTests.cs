@@ -12,8 +12,9 @@ namespace StreamBert.EndToEnd.Tests;
 /// <summary>
 /// Overload, short form of <c>streambert bench-overload</c>: a backlog many times what the processor can drain in a
 /// second arrives at once. The in-flight budget must keep the work inside the process small (bytes under
-/// <c>MaxInFlightBytes</c>), pause with hysteresis (a pause per budget's worth of records, not per record), leave the
-/// backlog in Kafka where consumer lag shows it, keep consume→output latency bounded, and lose nothing.
+/// <c>MaxInFlightBytes</c>), hold back with hysteresis (a wait or a pause per budget's worth of records, not per record),
+/// leave the backlog in Kafka where consumer lag shows it, keep consume→output latency bounded, and lose nothing — both
+/// when ingest pauses its partitions at once (<c>PauseAfter</c> 0) and when it first waits for the budget (the default).
 /// </summary>
 [Collection(SpamModelCollection.Name)]
 public sealed class OverloadTests : IClassFixture<EmbeddedKafkaFixture>
@@ -33,8 +34,10 @@ public sealed class OverloadTests : IClassFixture<EmbeddedKafkaFixture>
         _output = output;
     }
 
-    [Fact]
-    public async Task Processor_BacklogFarAboveTheDrainRate_InFlightBoundedFewPausesLagShowsTheBacklogNothingLost()
+    [Theory]
+    [InlineData("00:00:00")]
+    [InlineData("00:00:02")]
+    public async Task Processor_BacklogFarAboveTheDrainRate_InFlightBoundedFewPausesLagShowsTheBacklogNothingLost(string pauseAfter)
     {
         var bootstrap = _kafka.BootstrapServers;
         var topics = TestTopics.Create(_kafka, Partitions);
@@ -43,6 +46,7 @@ public sealed class OverloadTests : IClassFixture<EmbeddedKafkaFixture>
         using var host = PipelineHarness.StartProcessor(topics, bootstrap, _model.Registry, group, new Dictionary<string, string?>
         {
             ["Processor:MaxInFlightBytes"] = MaxInFlightBytes.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Processor:PauseAfter"] = pauseAfter,
         });
         var metrics = host.Services.GetRequiredService<ProcessorMetrics>();
         var budget = host.Services.GetRequiredService<ProcessorService>().Budget!;
@@ -85,7 +89,7 @@ public sealed class OverloadTests : IClassFixture<EmbeddedKafkaFixture>
             var largest = inputs.Max(i => InFlightBudget.SizeOf(new InputRecord(new TopicPartitionOffset("t", 0, 0), null, i.Value, [], 0, 0)));
             var progress = metrics.Progress;
             _output.WriteLine($"{Inputs} inputs answered in {drained.TotalSeconds:F1} s; lag while a quarter to half answered: up to {lagWhileBusy}; " +
-                $"peak in-flight {budget.PeakBytes} bytes (budget {MaxInFlightBytes}, largest record {largest}); pauses {progress.Pauses}, resumes {progress.Resumes}; " +
+                $"peak in-flight {budget.PeakBytes} bytes (budget {MaxInFlightBytes}, largest record {largest}); waits {progress.Waits}, pauses {progress.Pauses}, resumes {progress.Resumes}; " +
                 $"engine {budget.TokensPerSecond:F0} tokens/s; consume→output p99 {p99:F0} ms");
 
             // The backlog waited in Kafka: with a quarter answered, most of the rest was still unconsumed.
@@ -96,8 +100,19 @@ public sealed class OverloadTests : IClassFixture<EmbeddedKafkaFixture>
             // handed over as the pause came).
             Assert.True(budget.PeakBytes <= MaxInFlightBytes + (2 * largest), $"peak {budget.PeakBytes} bytes in flight, budget {MaxInFlightBytes}");
 
-            // Hysteresis: one pause per half a budget drained at most, far fewer than records.
-            Assert.InRange(progress.Pauses, 1, Inputs / 20);
+            // Hysteresis: one hold-back per half a budget drained at most, far fewer than records. Pausing at once, every
+            // hold-back is a pause; otherwise each starts as a wait, and only a wait that outlasts PauseAfter pauses.
+            if (TimeSpan.Parse(pauseAfter, System.Globalization.CultureInfo.InvariantCulture) == TimeSpan.Zero)
+            {
+                Assert.Equal(0, progress.Waits);
+                Assert.InRange(progress.Pauses, 1, Inputs / 20);
+            }
+            else
+            {
+                Assert.InRange(progress.Waits, 1, Inputs / 20);
+                Assert.InRange(progress.Pauses, 0, progress.Waits);
+            }
+
             Assert.InRange(progress.Resumes, progress.Pauses - 1, progress.Pauses);
             Assert.True(p99 <= 2000, $"consume→output p99 {p99:F0} ms");
 

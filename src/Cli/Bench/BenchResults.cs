@@ -42,6 +42,9 @@ internal sealed record PipelineProfile(double WindowSeconds, int PreprocessWorke
     /// <summary>Times ingest paused on a full in-flight budget during the window.</summary>
     public long IngestPauses { get; init; }
 
+    /// <summary>Times ingest waited on a full in-flight budget during the window (a pause follows only a wait past <c>Processor:PauseAfter</c>).</summary>
+    public long IngestWaits { get; init; }
+
     public double Share(string stage) => StageBusySeconds.GetValueOrDefault(stage) / WindowSeconds / (stage == "preprocess" ? PreprocessWorkers : 1);
 }
 

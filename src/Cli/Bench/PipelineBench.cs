@@ -90,6 +90,7 @@ internal sealed class PipelineBench : IDisposable
             var threadsBefore = ThreadCpu.Sample();
             var processorMetrics = host.Services.GetRequiredService<ProcessorMetrics>();
             var pausesBefore = processorMetrics.Progress.Pauses;
+            var waitsBefore = processorMetrics.Progress.Waits;
 
             // When the processor had every output acknowledged, against when the bench's reader had read them: tells a
             // processor bound from a measurement (reader) bound.
@@ -125,6 +126,7 @@ internal sealed class PipelineBench : IDisposable
             {
                 AcknowledgedAllSeconds = (double)(acknowledgedAll - profileStart) / Stopwatch.Frequency,
                 IngestPauses = processorMetrics.Progress.Pauses - pausesBefore,
+                IngestWaits = processorMetrics.Progress.Waits - waitsBefore,
             };
 
             var cpuTime = Process.GetCurrentProcess().TotalProcessorTime - cpu;

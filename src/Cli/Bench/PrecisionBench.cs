@@ -50,7 +50,7 @@ internal static class PrecisionBench
             var result = new PrecisionRun(run + 1, order, a, b);
             results.Add(result);
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"precision run {run + 1} ({order}): kafka→kafka fp32 {a.SteadyMessagesPerSecond:F1} msg/s, int8 {b.SteadyMessagesPerSecond:F1} msg/s = {result.Int8OverFp32:F2}× (engine busy {a.EngineUtilization:P0} / {b.EngineUtilization:P0}; padding {a.PaddingRatio:P0} / {b.PaddingRatio:P0})"));
+                $"precision run {run + 1} ({order}): kafka→kafka fp32 {a.SteadyMessagesPerSecond:F1} msg/s, int8 {b.SteadyMessagesPerSecond:F1} msg/s = {result.Int8OverFp32:F2}× (engine busy {a.EngineUtilization:P0} / {b.EngineUtilization:P0}; padding {a.PaddingRatio:P0} / {b.PaddingRatio:P0}; ingest waits / pauses {a.Profile?.IngestWaits} / {a.Profile?.IngestPauses}, {b.Profile?.IngestWaits} / {b.Profile?.IngestPauses})"));
         }
 
         output.WriteLine();

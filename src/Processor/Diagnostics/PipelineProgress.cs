@@ -14,6 +14,7 @@ public sealed class PipelineProgress
     private long _engine;
     private long _egress;
     private long _pauses;
+    private long _waits;
     private long _resumes;
     private int _paused;
     private Func<InFlightSnapshot>? _inFlight;
@@ -30,6 +31,9 @@ public sealed class PipelineProgress
 
     public long Pauses => Interlocked.Read(ref _pauses);
 
+    /// <summary>Times ingest found the budget full and waited for it without pausing (a pause may follow the wait).</summary>
+    public long Waits => Interlocked.Read(ref _waits);
+
     public long Resumes => Interlocked.Read(ref _resumes);
 
     public bool Paused => Volatile.Read(ref _paused) != 0;
@@ -45,6 +49,8 @@ public sealed class PipelineProgress
     public void EngineRan() => Volatile.Write(ref _engine, _time.GetTimestamp());
 
     public void Egressed() => Volatile.Write(ref _egress, _time.GetTimestamp());
+
+    public void IngestWaited() => Interlocked.Increment(ref _waits);
 
     public void IngestPaused()
     {

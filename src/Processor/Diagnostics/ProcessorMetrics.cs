@@ -71,6 +71,7 @@ public sealed class ProcessorMetrics : IDisposable
         _meter.CreateObservableGauge("streambert_inflight_work_seconds", () => Progress.InFlight.Work.TotalSeconds, unit: "s", description: "Expected engine time of the work inside the processor (bounded by Processor:MaxInFlightWork)");
         _meter.CreateObservableGauge("streambert_ingest_paused", () => Progress.Paused ? 1 : 0, description: "1 while ingest has paused its partitions because the in-flight budget is full");
         _meter.CreateObservableCounter("streambert_ingest_pauses", () => Progress.Pauses, description: "Times ingest paused its partitions (resumes below half the budget)");
+        _meter.CreateObservableCounter("streambert_ingest_budget_waits", () => Progress.Waits, description: "Times ingest found the in-flight budget full and waited for it without pausing (up to Processor:PauseAfter, then it pauses)");
         _meter.CreateObservableGauge("streambert_broker_reachable", () => Ingest.Broker.Reachable ? 1 : 0, description: "1 when a broker answered the last metadata probe");
         _meter.CreateObservableGauge("streambert_model_info", ObserveModels, description: "1 per served bundle version");
         _meter.CreateObservableCounter("streambert_model_swaps", () => ObservePerBundle(_swaps), description: "Model versions swapped in while running");

@@ -99,6 +99,14 @@ public sealed class ProcessorOptions
     [Range(typeof(TimeSpan), "00:00:00.050", "00:10:00")] public TimeSpan MaxInFlightWork { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>
+    /// How long ingest waits for a full in-flight budget to fall below half before it pauses its partitions. A pause
+    /// makes the Kafka client drop the records it has prefetched, so after the resume the engine idles until a fetch
+    /// returns; a wait keeps them. While it waits the consumer is not polled, so a rebalance waits up to this long too
+    /// (well inside <c>max.poll.interval.ms</c>). Zero pauses at once.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:01:00")] public TimeSpan PauseAfter { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>
     /// <c>/healthz</c> answers 503 when work is waiting (records inside the pipeline, or consumer lag while a broker
     /// answers) and neither ingest, the engine nor egress made progress for this long. Longer than the slowest
     /// batch under load and a consumer-group rebalance, so a busy or rebalancing processor is never restarted;

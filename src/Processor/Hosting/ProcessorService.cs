@@ -165,7 +165,7 @@ public sealed partial class ProcessorService : BackgroundService
         var updater = new ModelUpdater(slot, _options.Registry, _plan.Settings, _metrics, _logger);
         Updater = updater;
         var egress = new KafkaEgress(producer, tracker, _metrics, _logger, Fatal, deadLetters, clients.Transactions);
-        var ingest = new KafkaIngest(consumer, tracker, budget, _metrics, _logger, clients.Transactions) { ResetOffset = clients.ResetOffset };
+        var ingest = new KafkaIngest(consumer, tracker, budget, _metrics, _logger, clients.Transactions) { ResetOffset = clients.ResetOffset, PauseAfter = _options.PauseAfter };
 
         // Outputs leave the budget as egress takes them: from there the producer's queue, bounded in bytes, holds them.
         var toEgress = new ObservedChannelReader<OutputSet>(outputs.Reader, set =>

@@ -10,12 +10,13 @@ namespace StreamBert.Processor.Ingest;
 
 /// <summary>
 /// The consume loop, on its own thread as the Kafka client's examples run it. It stores only offsets the
-/// <see cref="OffsetTracker"/> has released (auto-commit then commits stored offsets), pauses its partitions
-/// while the pipeline is full, commits on revocation, and on shutdown waits for the pipeline to drain
-/// before its final commit. Back-pressure is the <see cref="InFlightBudget"/>'s: when it is full the loop pauses
-/// every assigned partition and resumes them only when it is below half (hysteresis: librdkafka drops its prefetch
-/// on each pause, so pausing per record would thrash), and it keeps calling <c>Consume</c> while paused so group
-/// events (rebalances) are served and the backlog stays in Kafka, where consumer lag shows it. It also publishes consumer lag (from the consume thread, about once a second)
+/// <see cref="OffsetTracker"/> has released (auto-commit then commits stored offsets), holds back while the pipeline
+/// is full, commits on revocation, and on shutdown waits for the pipeline to drain
+/// before its final commit. Back-pressure is the <see cref="InFlightBudget"/>'s: when it is full the loop first waits
+/// (up to <see cref="PauseAfter"/>) for it to fall below half, keeping what librdkafka has prefetched; only a longer
+/// overload pauses every assigned partition, resumed when the budget is below half (hysteresis: librdkafka drops its
+/// prefetch on each pause, so pausing per record would thrash), and while paused it keeps calling <c>Consume</c> so
+/// group events (rebalances) are served. Either way the backlog stays in Kafka, where consumer lag shows it. It also publishes consumer lag (from the consume thread, about once a second)
 /// and broker reachability (a metadata probe on the consumer's connections every 2 s) to
 /// <see cref="ProcessorMetrics.Ingest"/>, for the metrics and readiness endpoints.
 /// With <see cref="KafkaTransactions"/> (exactly-once) it stores and commits nothing itself: offsets commit inside the
@@ -31,6 +32,7 @@ public sealed partial class KafkaIngest
     private readonly InFlightBudget _budget;
     private readonly KafkaTransactions? _transactions;
     private long _lagPublishedTicks;
+    private readonly Dictionary<TopicPartition, Offset> _startOffsets = [];
     private bool _paused;
 
     // A metadata request per probe: cheap for a broker, and unlike the consume loop it fails visibly when
@@ -52,6 +54,15 @@ public sealed partial class KafkaIngest
 
     /// <summary>Where a rewind seeks a partition that has no committed offset (from <c>auto.offset.reset</c>).</summary>
     public Offset ResetOffset { get; init; } = Offset.Beginning;
+
+    /// <summary>
+    /// How long ingest waits for a full budget to fall below half before it pauses its partitions. A pause makes
+    /// librdkafka drop what it has prefetched, and after the resume the engine waits for a fetch; a short wait instead
+    /// keeps the prefetch (bounded by <c>queued.max.messages.kbytes</c>) and the engine fed. Bounded, because while it
+    /// waits the loop does not poll, so group events (rebalances) wait too; past it ingest pauses and polls as before.
+    /// Zero pauses at once.
+    /// </summary>
+    public TimeSpan PauseAfter { get; init; } = TimeSpan.FromSeconds(2);
 
     /// <summary>Bound of the committed-offsets request of a rewind; past it the rewind fails and the host stops.</summary>
     public TimeSpan RewindTimeout { get; init; } = TimeSpan.FromSeconds(10);
@@ -206,7 +217,7 @@ public sealed partial class KafkaIngest
             }
 
             // Before Consume: a record the client already holds is not handed out once the budget is full.
-            ApplyBackPressure();
+            ApplyBackPressure(stop);
             ConsumeResult<byte[]?, byte[]?>? result;
             var consumeStarted = Stopwatch.GetTimestamp();
             try
@@ -257,12 +268,18 @@ public sealed partial class KafkaIngest
         }
     }
 
-    /// <summary>Pauses every assigned partition when the budget is full; resumes them once it is below half.</summary>
-    private void ApplyBackPressure()
+    /// <summary>
+    /// When the budget is full: waits up to <see cref="PauseAfter"/> for it to fall below half, and pauses every assigned
+    /// partition only if it does not; resumes them once it is below half.
+    /// </summary>
+    private void ApplyBackPressure(CancellationToken stop)
     {
         if (!_paused && _budget.IsFull)
         {
-            Pause();
+            if (!WaitBelowHalf(stop))
+            {
+                Pause();
+            }
         }
         else if (_paused && _budget.IsBelowHalf)
         {
@@ -271,6 +288,45 @@ public sealed partial class KafkaIngest
             _metrics.Progress.IngestResumed();
             LogResumed(_logger, _budget.Snapshot().Bytes);
         }
+    }
+
+    /// <summary>
+    /// Waits, without polling the consumer, until the budget is below half (true) or <see cref="PauseAfter"/> has passed
+    /// or the loop is stopping (false). The budget has no signal of its own: its counters change on four threads with
+    /// every record and batch, and reading them every millisecond costs nothing next to a batch.
+    /// </summary>
+    private bool WaitBelowHalf(CancellationToken stop)
+    {
+        if (PauseAfter <= TimeSpan.Zero)
+        {
+            return false;
+        }
+
+        var started = Stopwatch.GetTimestamp();
+        var lastStore = started;
+        _metrics.Progress.IngestWaited();
+        while (!_budget.IsBelowHalf)
+        {
+            if (stop.IsCancellationRequested || Stopwatch.GetElapsedTime(started) >= PauseAfter)
+            {
+                return false;
+            }
+
+            Thread.Sleep(1);
+            if (Stopwatch.GetElapsedTime(lastStore) > TimeSpan.FromMilliseconds(200))
+            {
+                // Offsets finished meanwhile still reach the commit, and lag stays current on /metrics.
+                if (_transactions is null)
+                {
+                    StoreReady(_consumer, _tracker, _logger);
+                }
+
+                PublishLagIfDue();
+                lastStore = Stopwatch.GetTimestamp();
+            }
+        }
+
+        return true;
     }
 
     private void Pause()
@@ -367,6 +423,12 @@ public sealed partial class KafkaIngest
 
         _lagPublishedTicks = Stopwatch.GetTimestamp();
         var assignment = _consumer.Assignment;
+        if (_startOffsets.Keys.Any(p => !assignment.Contains(p)))
+        {
+            // A rebalance happened: a partition assigned again later may start from a newer commit.
+            _startOffsets.Clear();
+        }
+
         var lag = new List<PartitionLag>(assignment.Count);
         var started = Stopwatch.GetTimestamp();
         foreach (var partition in assignment)
@@ -387,6 +449,13 @@ public sealed partial class KafkaIngest
                 }
 
                 var position = _consumer.Position(partition);
+                if (position.IsSpecial)
+                {
+                    // Nothing consumed from it yet (just assigned, or its records still wait in the client's queue behind
+                    // other partitions'): its lag counts from where this member starts reading it, not as zero.
+                    position = StartOffset(partition, started);
+                }
+
                 // Unknown until the first fetch of the partition answered.
                 if (high.IsSpecial || position.IsSpecial)
                 {
@@ -402,6 +471,43 @@ public sealed partial class KafkaIngest
         }
 
         _metrics.Ingest.PublishLag(lag);
+    }
+
+    /// <summary>
+    /// Where reading <paramref name="partition"/> starts before anything was consumed from it: its committed offset, or
+    /// with none the reset point (the low watermark for earliest). Asked of the broker once per assignment, within the
+    /// lag round's time budget; <see cref="Offset.Unset"/> when not known (yet).
+    /// </summary>
+    private Offset StartOffset(TopicPartition partition, long roundStarted)
+    {
+        if (_startOffsets.TryGetValue(partition, out var known))
+        {
+            return known;
+        }
+
+        if (Stopwatch.GetElapsedTime(roundStarted) >= PausedLagQueryBudget)
+        {
+            return Offset.Unset;
+        }
+
+        try
+        {
+            var committed = _consumer.Committed([partition], PausedLagQueryBudget)[0].Offset;
+            var start = !committed.IsSpecial ? committed
+                : ResetOffset == Offset.Beginning ? _consumer.QueryWatermarkOffsets(partition, PausedLagQueryBudget).Low
+                : Offset.Unset;
+            if (!start.IsSpecial)
+            {
+                _startOffsets[partition] = start;
+            }
+
+            return start;
+        }
+        catch (KafkaException ex) when (!ex.Error.IsFatal)
+        {
+            // Lag is best effort (coordinator moving, brokers away, partition just revoked): ask again next round.
+            return Offset.Unset;
+        }
     }
 
     /// <summary>Metadata requests on the consumer's own connections, so "reachable" means reachable by this consumer.</summary>
