@@ -33,9 +33,8 @@ create articles.dlq         3
 create labels.spam          3
 create labels.claims        3
 create labels.entities      3
-create labels.spam.dlq      1
-create labels.claims.dlq    1
-create labels.entities.dlq  1
+# The trainer's one dead-letter topic for all three label topics (Topics:LabelsDlq).
+create labels.dlq           1
 # Compacted: the latest ModelPublished per bundle is all a starting processor needs.
 create models               1          --config cleanup.policy=compact
 # One report per training run (TrainingRunReport), read whole by the reviewer's desk; a month of history is plenty.

@@ -119,7 +119,7 @@ public sealed class ModelsDeskTests : IClassFixture<EmbeddedKafkaFixture>, IDisp
         reviewer.Clear();
         reviewer.SendKeys("Ada Reviewer");
         browser.Driver.FindElement(By.CssSelector("button.confirm")).Click();
-        new WebDriverWait(browser.Driver, TimeSpan.FromSeconds(20)).Until(d => d.Url.EndsWith("/models", StringComparison.Ordinal));
+        browser.Wait(TimeSpan.FromSeconds(20)).Until(d => d.Url.EndsWith("/models", StringComparison.Ordinal));
     }
 
     private static async Task WaitUntil(Func<bool> condition, TimeSpan timeout)

@@ -45,7 +45,7 @@ public sealed class ArticleDeskBrowserTests(EmbeddedKafkaFixture kafka) : IClass
         driver.FindElement(By.Id("reviewer")).SendKeys("Ada Reviewer");
         browser.Screenshot("articles.png");
 
-        var wait = new WebDriverWait(driver, TimeSpan.FromSeconds(15));
+        var wait = browser.Wait(TimeSpan.FromSeconds(15));
         var (third, lodz, paris) = (article.Offset(Third), article.Offset("Łódź"), article.Offset("Paris"));
         Row(driver, "sentence-row", third).FindElement(By.CssSelector("button.claim")).Click();
         wait.Until(d => Row(d, "sentence-row", third).FindElements(By.CssSelector(".reviewed-label")).Count == 1);
@@ -122,7 +122,7 @@ public sealed class ArticleDeskBrowserTests(EmbeddedKafkaFixture kafka) : IClass
         var confirm = Row(driver, "sentence-row", first).FindElement(By.CssSelector("button.confirm-entities"));
         Assert.Equal("Confirm entities (2)", confirm.Text);
         confirm.Click();
-        var wait = new WebDriverWait(driver, TimeSpan.FromSeconds(15));
+        var wait = browser.Wait(TimeSpan.FromSeconds(15));
         wait.Until(d => Row(d, "sentence-row", first).GetAttribute("class")!.Contains("entities-reviewed", StringComparison.Ordinal));
         Assert.Equal(["Zoë", "Łódź"], driver.FindElements(By.CssSelector("tr.entity-row .text")).Select(e => e.Text));
 

@@ -1,5 +1,6 @@
 using OpenQA.Selenium;
 using OpenQA.Selenium.Chrome;
+using OpenQA.Selenium.Support.UI;
 
 namespace StreamBert.Review.Tests;
 
@@ -51,6 +52,17 @@ internal sealed class Browser : IDisposable
         // --no-sandbox: CI runs as root, where Chromium's sandbox refuses to start.
         options.AddArguments("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,1000");
         return new Browser(service, new ChromeDriver(service, options, TimeSpan.FromSeconds(60)));
+    }
+
+    /// <summary>
+    /// A wait for the page to reach a state. The desk's buttons submit forms, so the page is replaced while a condition
+    /// runs: an element found on the old page goes stale under it, which means "not yet", not failure.
+    /// </summary>
+    public WebDriverWait Wait(TimeSpan timeout)
+    {
+        var wait = new WebDriverWait(Driver, timeout);
+        wait.IgnoreExceptionTypes(typeof(StaleElementReferenceException));
+        return wait;
     }
 
     public void Screenshot(string name)

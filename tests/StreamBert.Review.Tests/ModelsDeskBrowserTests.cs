@@ -18,7 +18,7 @@ public sealed class ModelsDeskBrowserTests(EmbeddedKafkaFixture kafka) : IClassF
         fake.Registry.SetCurrent("spam", "v3");
         await using var desk = await RunningDesk.StartAsync(kafka, registry: fake.Root);
         using var browser = Browser.Start();
-        var wait = new WebDriverWait(browser.Driver, TimeSpan.FromSeconds(20));
+        var wait = browser.Wait(TimeSpan.FromSeconds(20));
 
         browser.Driver.Navigate().GoToUrl(new Uri(desk.Address, "/models"));
         var bundle = browser.Driver.FindElement(By.CssSelector("section[data-bundle='spam']"));

@@ -34,7 +34,7 @@ public sealed class SpamDeskBrowserTests(EmbeddedKafkaFixture kafka) : IClassFix
         browser.Screenshot("spam-queue.png");
 
         item.FindElement(By.CssSelector("button.flip")).Click();
-        new WebDriverWait(browser.Driver, TimeSpan.FromSeconds(15)).Until(d => d.FindElements(By.CssSelector($"article[data-id='{uncertain}']")).Count == 0);
+        browser.Wait(TimeSpan.FromSeconds(15)).Until(d => d.FindElements(By.CssSelector($"article[data-id='{uncertain}']")).Count == 0);
         browser.Screenshot("spam-after-flip.png");
 
         var label = Assert.Single(desk.ReadLabels(1, TimeSpan.FromSeconds(15)));
@@ -47,7 +47,7 @@ public sealed class SpamDeskBrowserTests(EmbeddedKafkaFixture kafka) : IClassFix
 
         // The keyboard shortcut: c confirms the current (first) message, the same post as its button.
         new Actions(browser.Driver).SendKeys("c").Perform();
-        new WebDriverWait(browser.Driver, TimeSpan.FromSeconds(15)).Until(d => d.FindElements(By.Id("empty")).Count == 1);
+        browser.Wait(TimeSpan.FromSeconds(15)).Until(d => d.FindElements(By.Id("empty")).Count == 1);
         var confirmed = desk.ReadLabels(2, TimeSpan.FromSeconds(15));
         Assert.Equal([uncertain, sure], confirmed.Select(l => l.Message.Key));
         Assert.Equal("""{"text":"WIN BIG\nCheap pills, click now","label":"spam"}""", Encoding.UTF8.GetString(confirmed[1].Message.Value));
