@@ -276,6 +276,9 @@ internal sealed record EncoderCeilingShare(string Precision, string Call, string
 
 internal sealed record CeilingReport(string Cpu, int IntraOpThreads, EncoderShape Shape, double FlopsPerTokenAt32, IReadOnlyList<CeilingResult> Kernels, IReadOnlyList<EncoderCeilingShare> Encoder)
 {
+    /// <summary>Row-length sweep and operator profile (<c>bench-ceiling --breakdown</c>); null when not asked for.</summary>
+    public EncoderBreakdownReport? Breakdown { get; init; }
+
     public static EncoderCeilingShare Share(IReadOnlyList<CeilingResult> kernels, string precision, string call, string source, int ceilingTokens, double tokensPerSecond, double flopsPerToken)
     {
         var gflops = tokensPerSecond * flopsPerToken / 1e9;

@@ -19,7 +19,13 @@ internal static class CeilingRunner
 
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals };
 
-    public static async Task<int> RunAsync(int samples, int threads, string? jsonPath, TextWriter output, CancellationToken ct)
+    /// <summary>Tokens of the breakdown's calls: one full token-budget batch, as the processor's batcher cuts them.</summary>
+    private const int BreakdownTokens = 2048;
+
+    /// <summary>Row length of the breakdown's profile: two SMS-sized sequences per row, what packing mostly forms from SMS traffic.</summary>
+    private const int BreakdownProfileRowLength = 64;
+
+    public static async Task<int> RunAsync(int samples, int threads, bool breakdown, string? jsonPath, TextWriter output, CancellationToken ct)
     {
         var settings = new SessionSettings { Device = DevicePreference.Cpu, IntraOpThreads = threads };
         var model = EncoderGraph.Parse(MiniLmResources.Ensure().ModelPath);
@@ -42,6 +48,12 @@ internal static class CeilingRunner
 
         var report = new CeilingReport(CeilingReport.CpuModel(), threads, shape, shape.FlopsPerToken(SequenceLength), kernels, encoder);
         report.WriteTable(output);
+        if (breakdown)
+        {
+            report = report with { Breakdown = EncoderBreakdown.Measure(model, int8, shape, settings, BreakdownTokens, BreakdownProfileRowLength, samples, kernels) };
+            EncoderBreakdown.WriteTables(report.Breakdown, output);
+        }
+
         if (jsonPath is not null)
         {
             await File.WriteAllTextAsync(jsonPath, JsonSerializer.Serialize(report, Json), ct).ConfigureAwait(false);

@@ -60,6 +60,7 @@ internal sealed class EngineBench : IDisposable
             var preprocessRate = values.Count / clock.Elapsed.TotalSeconds;
             var limits = new BatchingLimits(options.MaxBatchTokens, options.MaxBatchDelay, options.MaxBatchSequences, options.Packing);
             var packs = models.Encoders[0].SupportsPacking;
+            var attentionCostLength = models.Encoders[0].AttentionCostLength;
             var chunks = new List<Chunk>();
             var chunkSize = (values.Count + Chunks - 1) / Chunks;
             long real = 0, padded = 0;
@@ -71,7 +72,7 @@ internal sealed class EngineBench : IDisposable
                 foreach (var b in formed)
                 {
                     real += b.RealTokens;
-                    var (rows, length, _) = ModelSet.Pack([.. b.Items.Select(w => w.Length)], packs);
+                    var (rows, length, _) = ModelSet.Pack([.. b.Items.Select(w => w.Length)], packs, attentionCostLength);
                     padded += (long)rows * length;
                 }
 

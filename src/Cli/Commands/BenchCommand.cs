@@ -100,13 +100,14 @@ internal static class BenchCommand
         var samples = new Option<int>("--samples") { Description = "Timed samples per kernel and encoder condition; medians are reported", DefaultValueFactory = _ => 7 };
         var threads = new Option<int>("--threads") { Description = "IntraOpNumThreads, as Processor:IntraOpThreads (0 = one per core, the serving default)", DefaultValueFactory = _ => 0 };
         var json = new Option<string?>("--json") { Description = "Write the results as JSON to this file" };
+        var breakdown = new Option<bool>("--breakdown") { Description = "Also sweep packed row lengths (the attention cost packing uses) and profile the encoder's operators, fp32 vs int8 (Amdahl bound of int8 ÷ fp32)" };
         var command = new Command("bench-ceiling", "fp32 and int8 matrix-multiply ceiling through ONNX Runtime at the encoder's shapes, and the encoder's share of it")
         {
-            samples, threads, json,
+            samples, threads, breakdown, json,
         };
         CommandChecks.AtLeast(samples, 1);
         CommandChecks.AtLeast(threads, 0);
-        command.SetAction((result, ct) => CeilingRunner.RunAsync(result.GetValue(samples), result.GetValue(threads), result.GetValue(json), Console.Out, ct));
+        command.SetAction((result, ct) => CeilingRunner.RunAsync(result.GetValue(samples), result.GetValue(threads), result.GetValue(breakdown), result.GetValue(json), Console.Out, ct));
         return command;
     }
 }

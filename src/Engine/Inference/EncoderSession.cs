@@ -15,6 +15,7 @@ public sealed class EncoderSession : IDisposable
     private readonly RunOptions _runOptions = new();
     private readonly string[] _outputNames;
     private readonly Dictionary<int, int> _outputIndexOfLayer = [];
+    private readonly bool _profiling;
 
     public EncoderSession(byte[] encoderOnnx, IReadOnlyCollection<int> layers, SessionSettings? settings = null)
     {
@@ -23,9 +24,13 @@ public sealed class EncoderSession : IDisposable
         Layers = [.. layers.Distinct().Order()];
         var patched = EncoderGraph.WithHiddenStateOutputs(model, Layers);
         SupportsPacking = (settings?.Packing ?? true) && EncoderGraph.TryEnablePacking(patched);
+        IsQuantized = patched.Graph.Node.Any(n => n.OpType == "DynamicQuantizeMatMul");
+        AttentionCostLength = settings?.AttentionCostLength ?? (IsQuantized ? Int8AttentionCostLength : Fp32AttentionCostLength);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(AttentionCostLength);
         HiddenSize = ReadHiddenSize(model);
         using var options = ExecutionDevices.Create(settings ?? new SessionSettings(), out var device);
         Device = device;
+        _profiling = settings?.ProfilePrefix is not null;
         _session = new InferenceSession(EncoderGraph.ToBytes(patched), options);
         _outputNames = new string[Layers.Count];
         for (var i = 0; i < Layers.Count; i++)
@@ -43,6 +48,23 @@ public sealed class EncoderSession : IDisposable
     /// when <see cref="SessionSettings.Packing"/> is off): then every sequence needs a row of its own.
     /// </summary>
     public bool SupportsPacking { get; }
+
+    /// <summary>Whether the graph's dense layers run in int8 (<c>DynamicQuantizeMatMul</c>): attention then costs relatively more.</summary>
+    public bool IsQuantized { get; }
+
+    /// <summary>
+    /// The row length at which a position's attention costs as much as its dense layers, as packing estimates a row's
+    /// cost (<see cref="ModelSet.Pack(IReadOnlyList{int}, bool, double)"/>): rows × length × (1 + length / this).
+    /// Measured, not counted: attention's small per-head products run far below the dense kernels' rate, and int8 makes
+    /// the dense layers, not attention, faster (<c>streambert bench-ceiling</c>, "row length" table; README, Benchmarks).
+    /// </summary>
+    public double AttentionCostLength { get; }
+
+    /// <summary>fp32 encoder: the fitted attention cost length on this project's 2-core reference machine (README).</summary>
+    public const double Fp32AttentionCostLength = 1024;
+
+    /// <summary>int8 encoder: the fitted attention cost length on this project's 2-core reference machine (README).</summary>
+    public const double Int8AttentionCostLength = 512;
 
     /// <summary>The hidden-state layers this session outputs, ascending.</summary>
     public IReadOnlyList<int> Layers { get; }
@@ -70,6 +92,12 @@ public sealed class EncoderSession : IDisposable
         var outputs = _session.Run(_runOptions, PackedInputNames, [ids, mask, types, positions], _outputNames);
         return new HiddenStates(outputs, _outputIndexOfLayer, batch.Rows, batch.Length, HiddenSize);
     }
+
+    /// <summary>
+    /// Ends ONNX Runtime's profiling and returns the trace file's path; null when the session was not created with
+    /// <see cref="SessionSettings.ProfilePrefix"/>.
+    /// </summary>
+    public string? EndProfiling() => _profiling ? _session.EndProfiling() : null;
 
     public void Dispose()
     {

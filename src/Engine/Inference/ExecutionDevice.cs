@@ -26,8 +26,17 @@ public sealed record SessionSettings
     /// <summary>Let several short sequences share one encoder row (block-diagonal attention), so batches carry almost no padding.</summary>
     public bool Packing { get; init; } = true;
 
+    /// <summary>Packing's attention cost length (<see cref="EncoderSession.AttentionCostLength"/>); null = the measured default of the graph's precision.</summary>
+    public double? AttentionCostLength { get; init; }
+
     /// <summary>Which encoder graph a bundle is served with (<see cref="EncoderPrecision"/>).</summary>
     public EncoderPrecision Precision { get; init; } = EncoderPrecision.Fp32;
+
+    /// <summary>
+    /// When set, ONNX Runtime writes a per-operator profile (a JSON trace) under this path prefix; read it back with
+    /// <see cref="EncoderSession.EndProfiling"/>. Off in serving: every call appends events.
+    /// </summary>
+    public string? ProfilePrefix { get; init; }
 }
 
 /// <summary>
@@ -79,6 +88,18 @@ public static class ExecutionDevices
     /// even where its libraries are absent, so the only reliable probe is to append it and catch the failure.
     /// </summary>
     public static SessionOptions Create(SessionSettings settings, out ExecutionDevice device)
+    {
+        var options = CreateForDevice(settings, out device);
+        if (settings.ProfilePrefix is { } prefix)
+        {
+            options.EnableProfiling = true;
+            options.ProfileOutputPathPrefix = prefix;
+        }
+
+        return options;
+    }
+
+    private static SessionOptions CreateForDevice(SessionSettings settings, out ExecutionDevice device)
     {
         var options = new SessionOptions
         {

@@ -282,12 +282,16 @@ public sealed class ModelSet : IDisposable
     /// <summary>
     /// Where each sequence of a batch goes: one per row for an encoder that cannot pack; otherwise first-fit
     /// decreasing into rows of one length, chosen among the longest sequence and <see cref="PackedRowLengths"/> by the
-    /// estimated cost rows × length × (1 + length / 2304): per position, the dense layers cost 12·d² and attention
-    /// 2·L·d (d = 384 for MiniLM), so longer rows waste less on leftovers but pay a little more per position.
+    /// estimated cost rows × length × (1 + length / <paramref name="attentionCostLength"/>): a position pays the dense
+    /// layers once and attention in proportion to its row's length (a packed row attends over all of it and masks the
+    /// other sequences out), so longer rows waste less on leftovers but pay more per position. The constant is the
+    /// encoder's <see cref="EncoderSession.AttentionCostLength"/>, measured per precision: counted in FLOPs it would
+    /// be 6·d = 2,304 for MiniLM, but attention runs far below the dense kernels' rate.
     /// Returns the rows, the row length actually used (the fullest row), and each sequence's row and offset.
     /// </summary>
-    public static (int Rows, int Length, (int Row, int Offset)[] Places) Pack(IReadOnlyList<int> lengths, bool packing)
+    public static (int Rows, int Length, (int Row, int Offset)[] Places) Pack(IReadOnlyList<int> lengths, bool packing, double attentionCostLength = EncoderSession.Fp32AttentionCostLength)
     {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(attentionCostLength);
         var places = new (int Row, int Offset)[lengths.Count];
         var longest = 0;
         for (var i = 0; i < lengths.Count; i++)
@@ -310,7 +314,7 @@ public sealed class ModelSet : IDisposable
         foreach (var capacity in PackedRowLengths.Where(c => c > longest).Prepend(longest))
         {
             var (rows, length) = FirstFitDecreasing(lengths, order, capacity, places);
-            var cost = (double)rows * length * (1 + (length / 2304.0));
+            var cost = (double)rows * length * (1 + (length / attentionCostLength));
             if (cost < best.Cost)
             {
                 best = (cost, rows, length, capacity);
@@ -348,7 +352,8 @@ public sealed class ModelSet : IDisposable
             lengths[i] = batch[i].Ids.Length;
         }
 
-        var (rows, length, places) = Pack(lengths, _encoders[encoderIndex].SupportsPacking);
+        var encoder = _encoders[encoderIndex];
+        var (rows, length, places) = Pack(lengths, encoder.SupportsPacking, encoder.AttentionCostLength);
         using var input = new EncoderBatch(rows, length);
         var segments = new int[rows];
         var caseTypes = _shared[encoderIndex].CaseTypes;
@@ -363,7 +368,7 @@ public sealed class ModelSet : IDisposable
             input.SetSegment(row, offset, ++segments[row], batch[i].Ids, caseTypes ? batch[i].WordShapes : default);
         }
 
-        using var states = _encoders[encoderIndex].Run(input);
+        using var states = encoder.Run(input);
         var spam = OnEncoder(TaskNames.Spam, encoderIndex);
         var claims = OnEncoder(TaskNames.Claims, encoderIndex);
         var ner = OnEncoder(TaskNames.Ner, encoderIndex);

@@ -175,6 +175,14 @@ public sealed class ProcessorOptions
     public bool Packing { get; set; } = true;
 
     /// <summary>
+    /// Packing's cost model: the row length at which a position's attention costs as much as its dense layers (rows ×
+    /// length × (1 + length / this)); smaller prefers shorter rows. 0 = the measured default of the encoder's precision
+    /// (fp32 1024, int8 512 on the reference CPU); re-measure with <c>streambert bench-ceiling --breakdown</c> on other
+    /// hardware — on a GPU, where attention is cheap and large rows are what it wants, set it high.
+    /// </summary>
+    [Range(0, 1_000_000)] public double PackingAttentionLength { get; set; }
+
+    /// <summary>
     /// How often finished offsets are committed; with <see cref="DeliveryGuarantee.ExactlyOnce"/>, how long a transaction
     /// stays open before it is committed (so also how long outputs wait before a <c>read_committed</c> reader sees them).
     /// </summary>

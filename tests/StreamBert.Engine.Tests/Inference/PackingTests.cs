@@ -47,6 +47,40 @@ public sealed class PackingTests
     }
 
     [Fact]
+    public void Pack_CostlierAttention_NeverChoosesLongerRowsAndHereChoosesShorterOnes()
+    {
+        // 40 SMS-sized sequences: rows of 256 fill best, so the FLOP-counted constant (6·d = 2,304) picks them; at the
+        // measured int8 constant attention over a long row costs more than the leftovers of shorter rows save.
+        int[] lengths = [.. Enumerable.Range(0, 40).Select(i => 17 + ((i * 7) % 23))];
+        var flops = ModelSet.Pack(lengths, packing: true, attentionCostLength: 2304);
+        var fp32 = ModelSet.Pack(lengths, packing: true, attentionCostLength: EncoderSession.Fp32AttentionCostLength);
+        var int8 = ModelSet.Pack(lengths, packing: true, attentionCostLength: EncoderSession.Int8AttentionCostLength);
+        var attentionOnly = ModelSet.Pack(lengths, packing: true, attentionCostLength: 1);
+
+        Assert.True(flops.Length >= fp32.Length && fp32.Length >= int8.Length && int8.Length >= attentionOnly.Length, $"row lengths {flops.Length}, {fp32.Length}, {int8.Length}, {attentionOnly.Length}");
+        Assert.True(attentionOnly.Length < flops.Length, $"row length {attentionOnly.Length} vs {flops.Length}");
+        Assert.All(new[] { flops, fp32, int8, attentionOnly }, p => Assert.True(p.Rows * p.Length >= lengths.Sum()));
+        Assert.Throws<ArgumentOutOfRangeException>(() => ModelSet.Pack(lengths, packing: true, attentionCostLength: 0));
+    }
+
+    [Fact]
+    public void Session_Int8Graph_IsQuantizedAndPacksWithTheInt8AttentionCost()
+    {
+        var pretrained = MiniLmResources.Ensure();
+        var fp32 = Onnx.ModelProto.Parser.ParseFrom(File.ReadAllBytes(pretrained.ModelPath));
+        var (int8, _) = Int8Quantizer.Quantize(fp32);
+        using var fp32Session = new EncoderSession(EncoderGraph.ToBytes(fp32), [6]);
+        using var int8Session = new EncoderSession(EncoderGraph.ToBytes(int8), [6]);
+
+        Assert.False(fp32Session.IsQuantized);
+        Assert.Equal(EncoderSession.Fp32AttentionCostLength, fp32Session.AttentionCostLength);
+        Assert.True(int8Session.IsQuantized);
+        Assert.Equal(EncoderSession.Int8AttentionCostLength, int8Session.AttentionCostLength);
+        Assert.True(EncoderSession.Int8AttentionCostLength < EncoderSession.Fp32AttentionCostLength);
+        Assert.Null(int8Session.EndProfiling());
+    }
+
+    [Fact]
     public void PretrainedEncoder_PackedRows_SameHiddenStatesAsOneRowPerSequence()
     {
         var pretrained = MiniLmResources.Ensure();
