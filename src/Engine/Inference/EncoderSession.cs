@@ -61,10 +61,10 @@ public sealed class EncoderSession : IDisposable
     public double AttentionCostLength { get; }
 
     /// <summary>fp32 encoder: the fitted attention cost length on this project's 2-core reference machine (README).</summary>
-    public const double Fp32AttentionCostLength = 1024;
+    public const double Fp32AttentionCostLength = 1500;
 
     /// <summary>int8 encoder: the fitted attention cost length on this project's 2-core reference machine (README).</summary>
-    public const double Int8AttentionCostLength = 512;
+    public const double Int8AttentionCostLength = 720;
 
     /// <summary>The hidden-state layers this session outputs, ascending.</summary>
     public IReadOnlyList<int> Layers { get; }

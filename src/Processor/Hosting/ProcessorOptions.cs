@@ -177,7 +177,7 @@ public sealed class ProcessorOptions
     /// <summary>
     /// Packing's cost model: the row length at which a position's attention costs as much as its dense layers (rows ×
     /// length × (1 + length / this)); smaller prefers shorter rows. 0 = the measured default of the encoder's precision
-    /// (fp32 1024, int8 512 on the reference CPU); re-measure with <c>streambert bench-ceiling --breakdown</c> on other
+    /// (fp32 1500, int8 720 on the reference CPU); re-measure with <c>streambert bench-ceiling --breakdown</c> on other
     /// hardware — on a GPU, where attention is cheap and large rows are what it wants, set it high.
     /// </summary>
     [Range(0, 1_000_000)] public double PackingAttentionLength { get; set; }
