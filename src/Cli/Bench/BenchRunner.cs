@@ -232,7 +232,8 @@ internal static class BenchRunner
         return assemblies.All(Optimized) ? "Release" : assemblies.Any(Optimized) ? "mixed Debug/Release" : "Debug";
     }
 
-    private static string LoadAverage()
+    /// <summary>The 1, 5 and 15-minute load averages, so a figure from this shared machine says how busy it was.</summary>
+    internal static string LoadAverage()
     {
         try
         {

@@ -28,7 +28,7 @@ internal static class NullEngineBench
         for (var run = 0; run < runs; run++)
         {
             var drain = await pipeline.MeasureThroughputAsync(run, 1, ct, nullEngine).ConfigureAwait(false);
-            var result = new NullEngineRun(run + 1, drain, LoadAverage());
+            var result = new NullEngineRun(run + 1, drain, BenchRunner.LoadAverage());
             results.Add(result);
             var profile = drain.Profile!;
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -70,17 +70,5 @@ internal static class NullEngineBench
 
         output.WriteLine($"| load average after run | {string.Join(" | ", runs.Select(r => r.LoadAfter))} | |");
         output.WriteLine();
-    }
-
-    private static string LoadAverage()
-    {
-        try
-        {
-            return string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3));
-        }
-        catch (IOException)
-        {
-            return "n/a";
-        }
     }
 }

@@ -85,13 +85,17 @@ internal static class BenchCommand
         var registry = new Option<string>("--registry") { Description = "Model registry folder with an articles bundle", DefaultValueFactory = _ => StreamBert.Engine.Models.ModelRegistry.DefaultRoot };
         var articles = new Option<int>("--articles") { Description = "Articles (ClaimBuster debate passages) per run", DefaultValueFactory = _ => 200 };
         var runs = new Option<int>("--runs") { Description = "Repetitions; medians are reported", DefaultValueFactory = _ => 3 };
+        var comparePrecision = new Option<bool>("--compare-precision")
+        {
+            Description = "Only both heads on one encoder pass, the bundle served fp32 vs int8 (as Processor:Precision) side by side (order alternating per run; medians, sequences encoded vs windows, and the int8/fp32 ratio)",
+        };
         var command = new Command("bench-articles", "Articles/s and sentences/s with both heads on one encoder pass vs one head, vs a pass per head")
         {
-            registry, articles, runs,
+            registry, articles, runs, comparePrecision,
         };
         CommandChecks.AtLeast(articles, 1);
         CommandChecks.AtLeast(runs, 1);
-        command.SetAction((result, ct) => ArticlesBench.RunAsync(result.GetValue(registry)!, result.GetValue(articles), result.GetValue(runs), Console.Out, ct));
+        command.SetAction((result, ct) => ArticlesBench.RunAsync(result.GetValue(registry)!, result.GetValue(articles), result.GetValue(runs), result.GetValue(comparePrecision), Console.Out, ct));
         return command;
     }
 

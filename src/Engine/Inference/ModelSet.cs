@@ -31,6 +31,7 @@ public sealed class ModelSet : IDisposable
 {
     private readonly List<SharedEncoder> _shared;
     private int _disposed;
+    private long _sequencesEncoded;
     private readonly List<EncoderSession> _encoders;
     private readonly Dictionary<string, TaskHead> _heads;
 
@@ -71,6 +72,14 @@ public sealed class ModelSet : IDisposable
     public IReadOnlyDictionary<string, TaskHead> Heads => _heads;
 
     public ExecutionDevice Device => _encoders[0].Device;
+
+    /// <summary>
+    /// Sequences sent through an encoder of this set since it was loaded, summed over <see cref="Run"/> calls from any
+    /// thread: a sequence whose tasks sit on two encoders counts twice. The proof of one pass outside the processor
+    /// (benches, offline scoring), where no <c>ProcessorMetrics</c> counts; an encoder shared with another set is
+    /// counted by the set that ran it.
+    /// </summary>
+    public long SequencesEncoded => Interlocked.Read(ref _sequencesEncoded);
 
     public TaskHead? Head(string task) => _heads.GetValueOrDefault(task);
 
@@ -369,6 +378,7 @@ public sealed class ModelSet : IDisposable
         }
 
         using var states = encoder.Run(input);
+        Interlocked.Add(ref _sequencesEncoded, batch.Count);
         var spam = OnEncoder(TaskNames.Spam, encoderIndex);
         var claims = OnEncoder(TaskNames.Claims, encoderIndex);
         var ner = OnEncoder(TaskNames.Ner, encoderIndex);
