@@ -9,12 +9,13 @@ internal static class ScenarioCommand
     /// <summary>The original top-level verb, kept for scripts that call it; <c>scenario learn</c> is the same command.</summary>
     public static Command Create() => CreateLearn("scenario-learn");
 
-    /// <summary><c>scenario learn | learning-curve | active-learning</c>.</summary>
+    /// <summary><c>scenario learn | learning-curve | active-learning | cross-domain</c>.</summary>
     public static Command CreateGroup() => new("scenario", "Measured scenarios of the labelling loop")
     {
         CreateLearn("learn"),
         CreateLearningCurve(),
         CreateActiveLearning(),
+        CreateCrossDomain(),
     };
 
     private static Command CreateLearn(string name)
@@ -100,6 +101,48 @@ internal static class ScenarioCommand
             Console.Out, ct));
         return command;
     }
+
+    private static Command CreateCrossDomain()
+    {
+        var registry = new Option<string>("--registry") { Description = "Registry the heads-only models are trained into (bundles xd-spam, xd-claims, xd-ner), or reused from when their manifest matches", Required = true };
+        var data = new Option<string?>("--data") { Description = "Research data folder with spam/enron1_*.jsonl and ner/conll2003_*.txt (default: STREAMBERT_DATA, else ../shared/data); SMS, ClaimBuster and Wikigold fall back to data/" };
+        var tasks = new Option<string>("--tasks") { Description = "Comma-separated: spam (SMS → Enron1), claims (ClaimBuster crowdsourced → groundtruth), ner (CoNLL-2003 → Wikigold)", DefaultValueFactory = _ => string.Join(",", CrossDomainRequest.AllTasks) };
+        var claimsLimit = new Option<int?>("--claims-limit") { Description = "Claims: train on at most this many crowdsourced rows (as train --limit; default all)" };
+        var json = new Option<string?>("--json") { Description = "Also write the rows to this JSON file" };
+        var command = new Command("cross-domain", "Every task's heads-only model evaluated in its own domain (held-out rows) and out of it: F1, precision, recall, FPR, ROC-AUC, ECE at the shipped operating point; entity F1 for ner")
+        {
+            registry, data, tasks, claimsLimit, json,
+        };
+        CommandChecks.AtLeast(claimsLimit, 1);
+        data.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<string?>() is { } dir && !Directory.Exists(dir))
+            {
+                r.AddError($"--data {dir}: no such folder.");
+            }
+        });
+        tasks.Validators.Add(r =>
+        {
+            var given = SplitList(r.GetValueOrDefault<string>());
+            if (given.Count == 0 || given.FirstOrDefault(t => !CrossDomainRequest.AllTasks.Contains(t)) is { } unknown)
+            {
+                r.AddError($"--tasks: expected a comma-separated list of {string.Join(", ", CrossDomainRequest.AllTasks)}{(given.Count == 0 ? "" : $"; got '{given.First(t => !CrossDomainRequest.AllTasks.Contains(t))}'")}.");
+            }
+        });
+        command.SetAction((result, ct) => CrossDomainScenario.RunAsync(CrossDomainRequestOf(result), Console.Out, ct));
+        return command;
+    }
+
+    /// <summary>The request a parsed <c>scenario cross-domain</c> command line asks for.</summary>
+    internal static CrossDomainRequest CrossDomainRequestOf(ParseResult result) => new(
+        result.GetValue<string>("--registry")!,
+        result.GetValue<string?>("--data"),
+        SplitList(result.GetValue<string>("--tasks")),
+        result.GetValue<int?>("--claims-limit"),
+        result.GetValue<string?>("--json"));
+
+    private static List<string> SplitList(string? list) =>
+        [.. (list ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Distinct(StringComparer.Ordinal)];
 
     private static void PositiveCounts(Option<int[]> option) => option.Validators.Add(r =>
     {

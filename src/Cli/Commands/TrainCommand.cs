@@ -28,6 +28,11 @@ internal static class TrainCommand
         var hidden = new Option<int?>("--hidden") { Description = "Hidden units of the head (0 = linear)" };
         var epochs = new Option<int?>("--epochs") { Description = "Maximum epochs (early stopping decides)" };
         var evalFile = new Option<string?>("--eval") { Description = "Evaluate on this file instead of the held-out split" };
+        var exclude = new Option<string[]>("--exclude")
+        {
+            Description = "Spam and claims: remove the texts of these files from training and calibration but keep the held-out split (a set you judge the model on later with eval, e.g. ClaimBuster groundtruth); recorded in the manifest",
+            AllowMultipleArgumentsPerToken = true,
+        };
         var limit = new Option<int?>("--limit") { Description = "Train on at most this many examples (a quick model)" };
         var devFile = new Option<string?>("--dev") { Description = "Development file for early stopping (ner: CoNLL valid)" };
         var mode = new Option<string>("--mode")
@@ -46,10 +51,10 @@ internal static class TrainCommand
         var minPrecision = new Option<double?>("--min-precision") { Description = "Spam and claims, heads mode: choose the served threshold for at least this precision on the calibration rows (default claims 0.8)" };
         var command = new Command("train", "Train a task head (or fine-tune the encoder with it) and write a new bundle version")
         {
-            task, data, registry, bundle, layers, hidden, epochs, evalFile, devFile, limit, mode, lr, headLr, batchSize, maxLength, caseTypes, int8, maxFpr, minPrecision,
+            task, data, registry, bundle, layers, hidden, epochs, evalFile, exclude, devFile, limit, mode, lr, headLr, batchSize, maxLength, caseTypes, int8, maxFpr, minPrecision,
         };
         // Bad values end at parsing, with one line naming the flag, instead of deep inside a training run.
-        CommandChecks.Files(data, evalFile, devFile);
+        CommandChecks.Files(data, evalFile, devFile, exclude);
         CommandChecks.AtLeast(hidden, 0);
         CommandChecks.AtLeast(epochs, 1);
         CommandChecks.AtLeast(limit, 1);
@@ -62,6 +67,13 @@ internal static class TrainCommand
             if (r.GetValue(data) is not { Length: > 0 } && r.GetValue(task) != TaskNames.Ner)
             {
                 r.AddError("--data is required for spam and claims.");
+            }
+        });
+        command.Validators.Add(r =>
+        {
+            if (r.GetValue(exclude) is { Length: > 0 } && r.GetValue(task) == TaskNames.Ner)
+            {
+                r.AddError("--exclude matches spam and claims rows by text; it does not apply to ner.");
             }
         });
         CommandChecks.Between(maxFpr, 0.0, 1.0);
@@ -88,6 +100,7 @@ internal static class TrainCommand
                 Registry = result.GetValue(registry)!,
                 Bundle = result.GetValue(bundle),
                 EvalFile = result.GetValue(evalFile),
+                ExcludeFiles = result.GetValue(exclude) ?? [],
                 DevFile = result.GetValue(devFile),
                 Limit = result.GetValue(limit),
                 Target = result.GetValue(maxFpr) is { } fpr ? new OperatingTarget { Metric = OperatingTarget.MaxFalsePositiveRate, Value = fpr }

@@ -71,6 +71,11 @@ public static class FineTuneJob
             throw new ArgumentException("Case token types are for ner only.", nameof(request));
         }
 
+        if (request.Task == TaskNames.Ner && request.ExcludeFiles.Count > 0)
+        {
+            throw new ArgumentException("ExcludeFiles removes texts of spam and claims rows; NER sentences are not matched by text.", nameof(request));
+        }
+
         using var encoder = BertEncoder.FromOnnx(pretrained.ModelPath, caseTypes: request.CaseTypes);
         // Full mode reads the last layer, as BERT fine-tuning does; a frozen encoder is read as heads-only reads it.
         var layers = request.Layers ?? (full ? [encoder.Config.Layers] : TrainRequest.ForTask(request.Task).Layers!);
@@ -232,7 +237,7 @@ public static class FineTuneJob
     {
         var labels = request.Task == TaskNames.Spam ? LabelSets.SpamLabels : LabelSets.ClaimLabels;
         var positive = labels[^1];
-        var (train, test, evaluatedOn) = SequenceData.Split(request, log);
+        var (train, _, test, evaluatedOn, excluded) = SequenceData.Split(request, log);
         var (fit, validation) = DatasetSplit.Split(train, r => "validation:" + r.Text, ValidationPercent);
         log.WriteLine($"Train {fit.Count} ({fit.Count(r => r.Label == positive)} {positive}), validate on {validation.Count}, evaluate on {evaluatedOn}");
         SequenceExample Example(LabeledText r) => SequenceExample.Create(tokenizer, r.Text, r.Label == positive ? 1 : 0, request.MaxSequenceLength);
@@ -244,6 +249,15 @@ public static class FineTuneJob
         var weights = request.Task == TaskNames.Claims ? SequenceFineTuner.BalancedWeights(fitExamples, labels.Count) : null;
         var tuner = new SequenceFineTuner(encoder, head, options, log, weights);
         var texts = test.Select(r => r.Text).ToList();
+        var training = new Dictionary<string, string>
+        {
+            ["trainRows"] = fit.Count.ToString(CultureInfo.InvariantCulture),
+            ["validationRows"] = validation.Count.ToString(CultureInfo.InvariantCulture),
+            ["split"] = $"dedup by exact text; test = stable hash bucket < 20 of 100 (DatasetSplit); validation = bucket of \"validation:\"+text < {ValidationPercent}",
+            ["evaluatedOn"] = evaluatedOn,
+            ["classWeights"] = weights is null ? "none" : string.Join(",", weights.Select(w => w.ToString("F3", CultureInfo.InvariantCulture))),
+        };
+        excluded?.Record(training);
         return new Prepared(
             head,
             labels,
@@ -251,14 +265,7 @@ public static class FineTuneJob
             models => EvaluationJob.Binary(models, request.Task, test, positive, cancellationToken),
             Spread(texts, ParityTextCount),
             texts.Select(t => (IReadOnlyList<string>)[t]).ToList(),
-            new Dictionary<string, string>
-            {
-                ["trainRows"] = fit.Count.ToString(CultureInfo.InvariantCulture),
-                ["validationRows"] = validation.Count.ToString(CultureInfo.InvariantCulture),
-                ["split"] = $"dedup by exact text; test = stable hash bucket < 20 of 100 (DatasetSplit); validation = bucket of \"validation:\"+text < {ValidationPercent}",
-                ["evaluatedOn"] = evaluatedOn,
-                ["classWeights"] = weights is null ? "none" : string.Join(",", weights.Select(w => w.ToString("F3", CultureInfo.InvariantCulture))),
-            });
+            training);
     }
 
     private static Prepared PrepareNer(

@@ -31,6 +31,11 @@ public static class HeadTrainingJob
             throw new ArgumentException("The request asks for fine-tuning (mode full or fine-tuning options); FineTuneJob runs it, not the heads-only job.", nameof(request));
         }
 
+        if (request.Task == TaskNames.Ner && request.ExcludeFiles.Count > 0)
+        {
+            throw new ArgumentException("ExcludeFiles removes texts of spam and claims rows; NER sentences are not matched by text.", nameof(request));
+        }
+
         var encoder = MiniLmResources.Ensure();
         var layers = request.Layers ?? TrainRequest.ForTask(request.Task).Layers!;
         var tokenizer = WordPieceTokenizer.FromFile(encoder.VocabPath);
@@ -142,7 +147,7 @@ public static class HeadTrainingJob
         TrainRequest request, HeadSpec spec, FeatureExtractor extractor, TextWriter log, out IReadOnlyList<LabeledText> calibration, CancellationToken cancellationToken)
     {
         var positive = spec.Labels[^1];
-        (var train, calibration, var test, var evaluatedOn) = SequenceData.Split(request, log, request.CalibrationPercent);
+        (var train, calibration, var test, var evaluatedOn, var excluded) = SequenceData.Split(request, log, request.CalibrationPercent);
         log.WriteLine($"Train {train.Count} ({train.Count(r => r.Label == positive)} {positive}), evaluate on {evaluatedOn}");
         var features = extractor.Sequences(train.Select(r => r.Text).ToList(), spec.Layers, spec.Pooling, cancellationToken);
         var labels = train.Select(r => r.Label == positive ? 1 : 0).ToArray();
@@ -168,6 +173,8 @@ public static class HeadTrainingJob
             ["bestEpoch"] = result.BestEpoch.ToString(CultureInfo.InvariantCulture),
             ["mode"] = "heads",
         };
+        excluded?.Record(training);
+        RecordLimit(request, training);
         return (result.Head, training, models => EvaluationJob.Binary(models, request.Task, test, positive, cancellationToken));
     }
 
@@ -244,9 +251,19 @@ public static class HeadTrainingJob
             ["bestEpoch"] = result.BestEpoch.ToString(CultureInfo.InvariantCulture),
             ["mode"] = "heads",
         };
+        RecordLimit(request, training);
         return (result.Head, training, models => test.Count == 0
             ? new EvaluationReport { Task = TaskNames.Ner, Model = models.RequiredHead(TaskNames.Ner).Model, N = 0, Precision = 0, Recall = 0, F1 = 0 }
             : EvaluationJob.Ner(models, test, cancellationToken));
+    }
+
+    /// <summary>A limited run is a different model from a full one on the same files; the manifest says which it is.</summary>
+    private static void RecordLimit(TrainRequest request, Dictionary<string, string> training)
+    {
+        if (request.Limit is { } limit)
+        {
+            training["limit"] = limit.ToString(CultureInfo.InvariantCulture);
+        }
     }
 
     /// <summary>Writes the head, the vocabulary and, for a bundle with several heads, the parent's other heads.</summary>

@@ -1,3 +1,4 @@
+using System.Globalization;
 using StreamBert.Contracts;
 using StreamBert.Training.Data;
 
@@ -16,21 +17,13 @@ public static class SequenceData
 
     /// <summary>
     /// Dedup by exact text; then the evaluation file's rows (its texts removed from training) or the stable hash
-    /// split; then <see cref="TrainRequest.Limit"/> as a stable pseudo-random subset.
+    /// split; then the texts of <see cref="TrainRequest.ExcludeFiles"/> removed from training; then a calibration part
+    /// carved out of the training rows (<see cref="Calibration.HeadCalibration.Split"/>) when
+    /// <paramref name="calibrationPercent"/> &gt; 0, before <see cref="TrainRequest.Limit"/> applies as a stable
+    /// pseudo-random subset, so a quick model trains on as many rows as before and its threshold is still fitted on a
+    /// full-size held-out part.
     /// </summary>
-    public static (IReadOnlyList<LabeledText> Train, IReadOnlyList<LabeledText> Test, string EvaluatedOn) Split(TrainRequest request, TextWriter log)
-    {
-        var (train, _, test, evaluatedOn) = Split(request, log, calibrationPercent: 0);
-        return (train, test, evaluatedOn);
-    }
-
-    /// <summary>
-    /// <see cref="Split(TrainRequest, TextWriter)"/> with a calibration part carved out of the training rows
-    /// (<see cref="Calibration.HeadCalibration.Split"/>) before <see cref="TrainRequest.Limit"/> applies, so a quick model
-    /// trains on as many rows as before and its threshold is still fitted on a full-size held-out part.
-    /// </summary>
-    public static (IReadOnlyList<LabeledText> Train, IReadOnlyList<LabeledText> Calibration, IReadOnlyList<LabeledText> Test, string EvaluatedOn) Split(
-        TrainRequest request, TextWriter log, int calibrationPercent)
+    public static SequenceSplit Split(TrainRequest request, TextWriter log, int calibrationPercent = 0)
     {
         var rows = new List<LabeledText>();
         foreach (var file in request.DataFiles)
@@ -60,6 +53,16 @@ public static class SequenceData
             evaluatedOn = $"held-out split (hash bucket < {DatasetSplit.DefaultTestPercent} of 100): {test.Count} rows";
         }
 
+        ExcludedTexts? excluded = null;
+        if (request.ExcludeFiles.Count > 0)
+        {
+            var texts = request.ExcludeFiles.SelectMany(f => Read(request.Task, f)).Select(r => r.Text).ToHashSet(StringComparer.Ordinal);
+            var kept = train.Where(r => !texts.Contains(r.Text)).ToList();
+            excluded = new ExcludedTexts([.. request.ExcludeFiles.Select(Path.GetFileName).OfType<string>()], texts.Count, train.Count - kept.Count);
+            train = kept;
+            log.WriteLine($"Excluded the {texts.Count} texts of {string.Join(", ", excluded.Files)}: {excluded.RowsRemoved} training rows removed");
+        }
+
         IReadOnlyList<LabeledText> calibration = [];
         if (calibrationPercent > 0)
         {
@@ -72,6 +75,32 @@ public static class SequenceData
             train = [.. train.OrderBy(r => DatasetSplit.Bucket(r.Text)).ThenBy(r => r.Text, StringComparer.Ordinal).Take(limit)];
         }
 
-        return (train, calibration, test, evaluatedOn);
+        return new SequenceSplit(train, calibration, test, evaluatedOn, excluded);
+    }
+}
+
+/// <summary>The rows one training run uses (<see cref="SequenceData.Split"/>).</summary>
+/// <param name="Train">Rows the head trains on.</param>
+/// <param name="Calibration">Training rows held out of the head to fit calibration and threshold.</param>
+/// <param name="Test">Rows the version is evaluated on.</param>
+/// <param name="EvaluatedOn">What <paramref name="Test"/> is, for the manifest.</param>
+/// <param name="Excluded">What <see cref="TrainRequest.ExcludeFiles"/> removed; null when none were given.</param>
+public sealed record SequenceSplit(
+    IReadOnlyList<LabeledText> Train, IReadOnlyList<LabeledText> Calibration, IReadOnlyList<LabeledText> Test, string EvaluatedOn, ExcludedTexts? Excluded);
+
+/// <summary>The texts of <see cref="TrainRequest.ExcludeFiles"/> and how many training or calibration rows they removed.</summary>
+/// <param name="Files">The files' names.</param>
+/// <param name="Texts">Distinct texts in them.</param>
+/// <param name="RowsRemoved">Training and calibration rows that had one of those texts.</param>
+public sealed record ExcludedTexts(IReadOnlyList<string> Files, int Texts, int RowsRemoved)
+{
+    /// <summary>Manifest <c>training</c> keys: the file names (<c>;</c>-separated), and a sentence with the counts.</summary>
+    public const string FilesKey = "excludeFiles";
+    public const string SummaryKey = "excluded";
+
+    public void Record(IDictionary<string, string> training)
+    {
+        training[FilesKey] = string.Join(";", Files);
+        training[SummaryKey] = string.Create(CultureInfo.InvariantCulture, $"{Texts} texts of {string.Join(", ", Files)}; {RowsRemoved} training or calibration rows had one and were removed");
     }
 }

@@ -40,6 +40,14 @@ public sealed record TrainRequest
     public string? EvalFile { get; init; }
 
     /// <summary>
+    /// Spam and claims: files whose texts are removed from the training and calibration rows (not from the held-out
+    /// split), so a model evaluated in-domain on the held-out split can also be judged on another set it never saw
+    /// (ClaimBuster groundtruth shares texts with crowdsourced). <see cref="EvalFile"/> does this for its own file but
+    /// gives up the held-out split. The manifest records the files and how many rows they removed.
+    /// </summary>
+    public IReadOnlyList<string> ExcludeFiles { get; init; } = [];
+
+    /// <summary>
     /// NER without <see cref="EvalFile"/>: hold out this share (percent) of the data files' documents for evaluation,
     /// by <see cref="Data.ConllReader.SplitByDocument"/>. For corpora with no official split (Wikigold); null keeps
     /// every sentence for training, as for CoNLL-2003 whose test file is separate.
