@@ -92,8 +92,9 @@ public static class ExecutionDevices
         var options = CreateForDevice(settings, out device);
         if (settings.ProfilePrefix is { } prefix)
         {
-            options.EnableProfiling = true;
+            // The prefix first: enabling reads the prefix set at that moment.
             options.ProfileOutputPathPrefix = prefix;
+            options.EnableProfiling = true;
         }
 
         return options;

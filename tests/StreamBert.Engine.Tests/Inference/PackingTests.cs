@@ -81,6 +81,30 @@ public sealed class PackingTests
     }
 
     [Fact]
+    public void Session_ProfilePrefix_WritesTheTraceUnderThatPrefix()
+    {
+        var folder = Directory.CreateTempSubdirectory("streambert-profile-test-");
+        try
+        {
+            var prefix = Path.Combine(folder.FullName, "encoder");
+            using var session = EncoderSession.FromFile(MiniLmResources.Ensure().ModelPath, [6], new SessionSettings { ProfilePrefix = prefix });
+            using var batch = new EncoderBatch(1, 4);
+            batch.SetRow(0, [101, 7592, 2088, 102]);
+            session.Run(batch).Dispose();
+
+            var trace = session.EndProfiling();
+
+            Assert.NotNull(trace);
+            Assert.StartsWith(prefix, Path.GetFullPath(trace), StringComparison.Ordinal);
+            Assert.Contains("_kernel_time", File.ReadAllText(trace), StringComparison.Ordinal);
+        }
+        finally
+        {
+            folder.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
     public void PretrainedEncoder_PackedRows_SameHiddenStatesAsOneRowPerSequence()
     {
         var pretrained = MiniLmResources.Ensure();
