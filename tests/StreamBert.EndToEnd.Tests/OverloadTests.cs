@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Confluent.Kafka;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 using StreamBert.Kafka.Tests;
 using StreamBert.Processor.Diagnostics;
 using StreamBert.Processor.Hosting;
@@ -114,7 +115,15 @@ public sealed class OverloadTests : IClassFixture<EmbeddedKafkaFixture>
             }
 
             Assert.InRange(progress.Resumes, progress.Pauses - 1, progress.Pauses);
-            Assert.True(p99 <= 2000, $"consume→output p99 {p99:F0} ms");
+            // Latency is bounded by the budget, not by the backlog: a record admitted last waits for at most the
+            // budget's work (MaxInFlightWork at the engine's rate, or the batch-size floor on a slow machine) and its
+            // own batch. Measured against the engine's own rate so a loaded runner (2,600 tokens/s) is judged fairly;
+            // without the budget the p99 would be the whole drain (tens of seconds).
+            var options = host.Services.GetRequiredService<IOptions<ProcessorOptions>>().Value;
+            var budgetWork = Math.Max(options.MaxInFlightWork.TotalSeconds, options.MaxBatchTokens / budget.TokensPerSecond);
+            var latencyBound = TimeSpan.FromSeconds((2 * budgetWork) + 1);
+            Assert.True(p99 <= latencyBound.TotalMilliseconds, $"consume→output p99 {p99:F0} ms, above {latencyBound.TotalMilliseconds:F0} ms (budget's work {budgetWork:F2} s)");
+            Assert.True(p99 <= drained.TotalMilliseconds / 4, $"consume→output p99 {p99:F0} ms against a drain of {drained.TotalSeconds:F1} s: the backlog queued inside the process");
 
             // Nothing lost: the group committed every input, and each was answered (a label or a dead letter).
             var probeConfig = Kafka.KafkaDefaults.Consumer(bootstrap, group);
