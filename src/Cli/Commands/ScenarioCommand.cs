@@ -1,6 +1,7 @@
 using System.CommandLine;
 using StreamBert.Cli.Scenarios;
 using StreamBert.Contracts;
+using StreamBert.Service.Inputs;
 
 namespace StreamBert.Cli.Commands;
 
@@ -9,13 +10,14 @@ internal static class ScenarioCommand
     /// <summary>The original top-level verb, kept for scripts that call it; <c>scenario learn</c> is the same command.</summary>
     public static Command Create() => CreateLearn("scenario-learn");
 
-    /// <summary><c>scenario learn | learning-curve | active-learning | cross-domain</c>.</summary>
+    /// <summary><c>scenario learn | learning-curve | active-learning | cross-domain | email-views</c>.</summary>
     public static Command CreateGroup() => new("scenario", "Measured scenarios of the labelling loop")
     {
         CreateLearn("learn"),
         CreateLearningCurve(),
         CreateActiveLearning(),
         CreateCrossDomain(),
+        CreateEmailViews(),
     };
 
     private static Command CreateLearn(string name)
@@ -130,6 +132,38 @@ internal static class ScenarioCommand
             }
         });
         command.SetAction((result, ct) => CrossDomainScenario.RunAsync(CrossDomainRequestOf(result), Console.Out, ct));
+        return command;
+    }
+
+    private static Command CreateEmailViews()
+    {
+        var registry = new Option<string>("--registry") { Description = "Registry the heads-only models are trained into (bundles ev-sms, ev-VIEW), or reused from when trained on the same files", Required = true };
+        var data = new Option<string?>("--data") { Description = "Research data folder with spam/enron1_*.jsonl (default: STREAMBERT_DATA, else ../shared/data); SMS falls back to data/" };
+        var views = new Option<string>("--views") { Description = "Comma-separated: " + string.Join(", ", EmailText.Names.Keys), DefaultValueFactory = _ => string.Join(",", EmailText.Names.Keys) };
+        var json = new Option<string?>("--json") { Description = "Also write the rows to this JSON file" };
+        var command = new Command("email-views", "What of an e-mail the encoder reads: each view of Enron1 scored by the SMS-only model and by a model trained on SMS and Enron in that view, on the same held-out messages, and that model on SMS")
+        {
+            registry, data, views, json,
+        };
+        data.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<string?>() is { } dir && !Directory.Exists(dir))
+            {
+                r.AddError($"--data {dir}: no such folder.");
+            }
+        });
+        views.Validators.Add(r =>
+        {
+            var given = SplitList(r.GetValueOrDefault<string>());
+            if (given.Count == 0 || given.FirstOrDefault(v => !EmailText.Names.ContainsKey(v)) is { } unknown)
+            {
+                r.AddError($"--views: expected a comma-separated list of {string.Join(", ", EmailText.Names.Keys)}.");
+            }
+        });
+        command.SetAction((result, ct) => EmailViewsScenario.RunAsync(
+            new EmailViewsRequest(result.GetValue(registry)!, result.GetValue(data), [.. SplitList(result.GetValue(views)).Select(v => EmailText.Names[v])], result.GetValue(json)),
+            Console.Out,
+            ct));
         return command;
     }
 

@@ -154,7 +154,7 @@ public static class InputParsers
             return ParsedInput.Fail("empty body");
         }
 
-        return new ParsedInput(message.Id, Combine(message.Subject, message.Body), null);
+        return new ParsedInput(message.Id, EmailText.Compose(message.Subject, message.Body), null);
     }
 
     private static ParsedInput ParseEmail(ReadOnlySpan<byte> value, string? fallbackId)
@@ -202,11 +202,8 @@ public static class InputParsers
             return ParsedInput.Fail("email has no Message-ID and the record has no key");
         }
 
-        return new ParsedInput(id, Combine(message.Subject, body), null);
+        return new ParsedInput(id, EmailText.Compose(message.Subject, body), null);
     }
-
-    private static string Combine(string? subject, string body) =>
-        string.IsNullOrWhiteSpace(subject) ? body : subject + "\n" + body;
 
     /// <summary>Visible text of an HTML body: data outside script/style, block elements as line breaks.</summary>
     internal static string HtmlToText(string html)
