@@ -13,12 +13,15 @@ namespace StreamBert.Engine.Tasks;
 /// </summary>
 public sealed class OfflineScorer
 {
+    /// <summary>Windows scored per text, the first ones: the processor's <c>MaxWindowsPerMessage</c> default.</summary>
+    public const int DefaultMaxWindows = 16;
+
     private readonly ModelSet _models;
     private readonly int _batchTokens;
     private readonly int _overlap;
     private readonly int _maxWindows;
 
-    public OfflineScorer(ModelSet models, int batchTokens = 8192, int overlap = 32, int maxWindows = 16)
+    public OfflineScorer(ModelSet models, int batchTokens = 8192, int overlap = 32, int maxWindows = DefaultMaxWindows)
     {
         _models = models;
         _batchTokens = batchTokens;

@@ -14,7 +14,7 @@ public enum EmailView
     /// <summary>The subject alone (the body when there is none).</summary>
     Subject,
 
-    /// <summary>Body first, subject last: the subject falls out when the body fills the window budget.</summary>
+    /// <summary>Body first, subject last: the subject is in the last window, and falls out when the body needs more windows than are scored.</summary>
     BodySubject,
 
     /// <summary>Subject and the newest part of the body: quoted lines and everything from the first forwarded or
@@ -29,7 +29,12 @@ public enum EmailView
 /// </summary>
 public static partial class EmailText
 {
-    /// <summary>The view the service serves, chosen by <c>scenario email-views</c> on Enron1 and SMS.</summary>
+    /// <summary>
+    /// The view the service serves. <c>scenario email-views</c> (README) measured the subject as the strongest single
+    /// part (body only: F1 0.835 on held-out Enron vs 0.912 with it); body-subject and subject-newest scored within one
+    /// run's noise of this (±0.03 F1: the SMS column moves that much between models with identical SMS texts), so the
+    /// subject stays first, where a capped window budget can never drop it.
+    /// </summary>
     public const EmailView Served = EmailView.SubjectBody;
 
     /// <summary>Names as the scenario's command line spells them.</summary>

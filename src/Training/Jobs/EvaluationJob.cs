@@ -80,16 +80,17 @@ public static class EvaluationJob
     /// so a model trained on these files is evaluated on exactly the rows it never saw.
     /// </param>
     /// <param name="precision">The encoder graph served (<see cref="SessionSettings.Precision"/>).</param>
+    /// <param name="maxWindows">Spam and claims: windows scored per text, the first ones (the processor's <c>MaxWindowsPerMessage</c>).</param>
     public static EvaluationReport Run(
-        string task, IReadOnlyList<string> files, string bundleDirectory, CancellationToken cancellationToken, bool heldOutOnly = false, EncoderPrecision precision = EncoderPrecision.Fp32)
+        string task, IReadOnlyList<string> files, string bundleDirectory, CancellationToken cancellationToken, bool heldOutOnly = false, EncoderPrecision precision = EncoderPrecision.Fp32, int maxWindows = OfflineScorer.DefaultMaxWindows)
     {
         using var models = ModelSet.Load([bundleDirectory], new SessionSettings { Precision = precision });
         IReadOnlyList<LabeledText> Rows(IEnumerable<LabeledText> rows) =>
             heldOutOnly ? DatasetSplit.Split(DatasetSplit.Deduplicate(rows).Items).Test : rows.ToList();
         return task switch
         {
-            TaskNames.Spam => Binary(models, task, Rows(files.SelectMany(f => SequenceData.Read(task, f))), LabelSets.Spam, cancellationToken),
-            TaskNames.Claims => Binary(models, task, Rows(files.SelectMany(f => SequenceData.Read(task, f))), LabelSets.Claim, cancellationToken),
+            TaskNames.Spam => Binary(models, task, Rows(files.SelectMany(f => SequenceData.Read(task, f))), LabelSets.Spam, cancellationToken, maxWindows: maxWindows),
+            TaskNames.Claims => Binary(models, task, Rows(files.SelectMany(f => SequenceData.Read(task, f))), LabelSets.Claim, cancellationToken, maxWindows: maxWindows),
             TaskNames.Ner => Ner(models, files.SelectMany(f => ConllReader.Read(f)).ToList(), cancellationToken),
             _ => throw new ArgumentException($"Unknown task {task}.", nameof(task)),
         };
@@ -99,10 +100,10 @@ public static class EvaluationJob
     /// Scores <paramref name="rows"/> as served (calibrated) and reports them at the version's own operating point, or at
     /// <paramref name="threshold"/> when given, with ranking and calibration measures beside.
     /// </summary>
-    public static EvaluationReport Binary(ModelSet models, string task, IReadOnlyList<LabeledText> rows, string positive, CancellationToken cancellationToken, double? threshold = null)
+    public static EvaluationReport Binary(ModelSet models, string task, IReadOnlyList<LabeledText> rows, string positive, CancellationToken cancellationToken, double? threshold = null, int maxWindows = OfflineScorer.DefaultMaxWindows)
     {
         var head = models.RequiredHead(task);
-        var scorer = new OfflineScorer(models);
+        var scorer = new OfflineScorer(models, maxWindows: maxWindows);
         var scores = scorer.ScoreTexts(rows.Select(r => r.Text).ToList(), task, cancellationToken).Select(s => (double)s).ToArray();
         var gold = rows.Select(r => r.Label == positive).ToArray();
         var cut = threshold ?? head.Threshold;
