@@ -5,9 +5,21 @@ using System.Text.RegularExpressions;
 namespace StreamBert.Processor.Tests;
 
 /// <summary>
+/// Runs alone, after every parallel test. The exporter subscribes to the meter by name, process-wide: a test beside it
+/// that disposes its own <c>ProcessorMetrics</c> (same meter name, same instrument names) ends the shared metric streams,
+/// and <c>/metrics</c> then answers with <c>target_info</c> only (seen once in CI). A service runs one processor per process.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class MetricsExporterCollection
+{
+    public const string Name = "metrics exporter";
+}
+
+/// <summary>
 /// <c>/healthz</c>, <c>/readyz</c> and <c>/metrics</c> of a running processor. The tests share one processor
 /// and run one at a time; the one that takes the brokers down brings them back before it ends.
 /// </summary>
+[Collection(MetricsExporterCollection.Name)]
 public sealed class ObservabilityEndpointTests : IClassFixture<ProcessorEndpointFixture>
 {
     private readonly ProcessorEndpointFixture _processor;
