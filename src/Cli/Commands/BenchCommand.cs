@@ -21,6 +21,10 @@ internal static class BenchCommand
         {
             Description = "Only the Kafka→Kafka drain, Processor:Precision=fp32 vs int8 side by side (order alternating per run; medians and the int8/fp32 ratio)",
         };
+        var compareHeads = new Option<bool>("--compare-heads")
+        {
+            Description = "Only the engine alone, Processor:HeadsInGraph=true (heads in the encoder's ONNX graph) vs false (C# heads on hidden states), side by side, batched and one per call (medians and graph/C# ratios)",
+        };
         var engine = new Option<string>("--engine")
         {
             Description = "onnx (the model), or null: only the Kafka→Kafka drain with Processor:Engine=null (fixed outputs, no model): what the pipeline around the engine carries, and which stage bounds it",
@@ -29,7 +33,7 @@ internal static class BenchCommand
         engine.AcceptOnlyFromAmong("onnx", "null");
         var command = new Command("bench", "Engine alone (batched vs one per call), Kafka→Kafka throughput vs engine, and latency at half load, side by side")
         {
-            registry, messages, runs, json, latencySeconds, set, comparePrecision, engine,
+            registry, messages, runs, json, latencySeconds, set, comparePrecision, engine, compareHeads,
         };
         CommandChecks.Positive(latencySeconds);
         command.Validators.Add(result =>
@@ -61,7 +65,8 @@ internal static class BenchCommand
                 result.GetValue(latencySeconds),
                 (result.GetValue(set) ?? []).Select(p => p.Split('=', 2)).ToDictionary(p => p[0], p => (string?)p[1]),
                 result.GetValue(comparePrecision),
-                result.GetValue(engine)!),
+                result.GetValue(engine)!,
+                result.GetValue(compareHeads)),
             Console.Out,
             ct));
         return command;

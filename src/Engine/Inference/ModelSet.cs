@@ -24,9 +24,11 @@ public sealed record TaskHead(string Task, HeadSpec Spec, DenseHead Head, ModelR
 
 /// <summary>
 /// The loaded, verified bundles a processor serves: one ONNX Runtime session per distinct encoder graph
-/// (bundles whose heads sit on the same pretrained encoder share it, with the union of the layers their
-/// heads read) and the task heads. A sequence therefore goes through its encoder once, whatever
-/// number of tasks read it. Immutable once built; a new version means a new set.
+/// (bundles whose heads sit on the same pretrained encoder share it) and the task heads. A sequence therefore goes
+/// through its encoder once, whatever number of tasks read it. By default every head on an encoder runs inside that
+/// encoder's session (<see cref="HeadGraph"/>, <see cref="SessionSettings.HeadsInGraph"/>), so a batch is one ONNX Runtime
+/// call that returns the heads' outputs; a later set shares a session only when both its graph and its heads are the
+/// same. Immutable once built; a new version means a new set.
 /// </summary>
 public sealed class ModelSet : IDisposable
 {
