@@ -94,13 +94,17 @@ internal static class BenchCommand
         {
             Description = "Only both heads on one encoder pass, the bundle served fp32 vs int8 (as Processor:Precision) side by side (order alternating per run; medians, sequences encoded vs windows, and the int8/fp32 ratio)",
         };
+        var compareHeads = new Option<bool>("--compare-heads")
+        {
+            Description = "Only both heads on one encoder pass, heads in the encoder's ONNX graph vs C# heads on hidden states (Processor:HeadsInGraph) side by side (order alternating per run; medians and the ratio)",
+        };
         var command = new Command("bench-articles", "Articles/s and sentences/s with both heads on one encoder pass vs one head, vs a pass per head")
         {
-            registry, articles, runs, comparePrecision,
+            registry, articles, runs, comparePrecision, compareHeads,
         };
         CommandChecks.AtLeast(articles, 1);
         CommandChecks.AtLeast(runs, 1);
-        command.SetAction((result, ct) => ArticlesBench.RunAsync(result.GetValue(registry)!, result.GetValue(articles), result.GetValue(runs), result.GetValue(comparePrecision), Console.Out, ct));
+        command.SetAction((result, ct) => ArticlesBench.RunAsync(result.GetValue(registry)!, result.GetValue(articles), result.GetValue(runs), result.GetValue(comparePrecision), Console.Out, ct, result.GetValue(compareHeads)));
         return command;
     }
 

@@ -58,7 +58,7 @@ public sealed class EncoderSession : IDisposable
             var inputs = new List<string>(SupportsPacking ? PackedInputNames : InputNames);
             foreach (var head in heads)
             {
-                inputs.AddRange(head.PerToken ? head.Spec.WordShape ? [head.TokensInput, head.ShapesInput] : [head.TokensInput] : [head.PoolInput]);
+                inputs.AddRange(head.PerToken ? head.Spec.WordShape ? [head.IndexInput, head.ShapesInput] : [head.IndexInput] : [head.PoolInput, head.IndexInput]);
             }
 
             _headInputNames = [.. inputs];
@@ -152,7 +152,6 @@ public sealed class EncoderSession : IDisposable
         ArgumentOutOfRangeException.ThrowIfNotEqual(feeds.Count, Heads.Count, nameof(feeds));
         Interlocked.Increment(ref _calls);
         long[] shape = [batch.Rows, batch.Length];
-        var positions = (long)batch.Rows * batch.Length;
         var values = new List<OrtValue>(_headInputNames.Length);
         try
         {
@@ -170,12 +169,11 @@ public sealed class EncoderSession : IDisposable
                 var feed = feeds[h];
                 if (!head.PerToken)
                 {
-                    values.Add(OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, feed.Pool[..checked((int)(feed.Count * positions))], [feed.Count, positions]));
-                    continue;
+                    values.Add(OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, feed.Pool[..(batch.Rows * feed.Slots * batch.Length)], [batch.Rows, feed.Slots, batch.Length]));
                 }
 
-                values.Add(OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, feed.Tokens[..feed.Count], [feed.Count]));
-                if (head.Spec.WordShape)
+                values.Add(OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, feed.Indices[..feed.Count], [feed.Count]));
+                if (head.PerToken && head.Spec.WordShape)
                 {
                     values.Add(OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, feed.Shapes[..(feed.Count * WordShape.Size)], [feed.Count, WordShape.Size]));
                 }
@@ -241,13 +239,14 @@ public sealed class HiddenStates : IDisposable
 }
 
 /// <summary>
-/// What one head of a <see cref="EncoderSession.RunHeads"/> call reads besides the encoder inputs: sequence heads the
-/// first <see cref="Count"/> × positions values of <see cref="Pool"/> (see <see cref="HeadGraph"/>); token heads the first
-/// <see cref="Count"/> flat positions of <see cref="Tokens"/> and, with word shapes, <see cref="Count"/> × <see cref="WordShape.Size"/>
-/// values of <see cref="Shapes"/>. Memory may be longer than needed (pooled buffers) but never empty, as ONNX Runtime
-/// needs an address even for a tensor of no elements.
+/// What one head of a <see cref="EncoderSession.RunHeads"/> call reads besides the encoder inputs (see <see cref="HeadGraph"/>).
+/// Sequence heads: <see cref="Count"/> sequences, the rows × <see cref="Slots"/> × length pooling weights in
+/// <see cref="Pool"/>, and each sequence's slot (row × slots + slot) in <see cref="Indices"/>. Token heads:
+/// <see cref="Count"/> tokens, their flat positions (row × length + position) in <see cref="Indices"/> and, with word
+/// shapes, <see cref="Count"/> × <see cref="WordShape.Size"/> values in <see cref="Shapes"/>. Memory may be longer than
+/// needed (pooled buffers) but never empty, as ONNX Runtime needs an address even for a tensor of no elements.
 /// </summary>
-public readonly record struct HeadFeed(int Count, Memory<float> Pool, Memory<long> Tokens, Memory<float> Shapes);
+public readonly record struct HeadFeed(int Count, int Slots, Memory<float> Pool, Memory<long> Indices, Memory<float> Shapes);
 
 /// <summary>The outputs of one <see cref="EncoderSession.RunHeads"/> call, one per head, owned by ONNX Runtime until disposed.</summary>
 public sealed class HeadOutputs : IDisposable

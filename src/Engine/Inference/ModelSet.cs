@@ -421,14 +421,13 @@ public sealed class ModelSet : IDisposable
     }
 
     /// <summary>
-    /// One ONNX Runtime call returns every head's output (<see cref="HeadGraph"/>): each sequence head gets a pooling
-    /// matrix over the batch's positions for the sequences that want it, the token head the flat positions (and word
-    /// shapes) of the pieces it tags, positions 1…n−2 of each sequence as the C# path tags.
+    /// One ONNX Runtime call returns every head's output (<see cref="HeadGraph"/>): each sequence head gets pooling
+    /// weights per row and slot for the sequences that want it, the token head the flat positions (and word shapes) of
+    /// the pieces it tags, positions 1…n−2 of each sequence as the C# path tags.
     /// </summary>
     private void RunHeadsInGraph(EncoderSession encoder, EncoderBatch input, IReadOnlyList<SequenceWork> batch, (int Row, int Offset)[] places)
     {
         var length = input.Length;
-        var positions = input.Rows * length;
         var heads = encoder.Heads;
         var feeds = new HeadFeed[heads.Count];
         var floats = new List<float[]>(heads.Count);
@@ -441,14 +440,23 @@ public sealed class ModelSet : IDisposable
                 var flag = FlagOf(head.Task);
                 if (!head.PerToken)
                 {
+                    // Slot k of a row pools the k-th sequence of that row that wants this head.
+                    var perRow = new int[input.Rows];
                     var count = 0;
-                    foreach (var work in batch)
+                    for (var i = 0; i < batch.Count; i++)
                     {
-                        count += (work.Tasks & flag) != 0 ? 1 : 0;
+                        if ((batch[i].Tasks & flag) != 0)
+                        {
+                            perRow[places[i].Row]++;
+                            count++;
+                        }
                     }
 
-                    var pool = Rent(floats, count * positions);
-                    Array.Clear(pool, 0, count * positions);
+                    var slots = Math.Max(1, perRow.Max());
+                    var pool = Rent(floats, input.Rows * slots * length);
+                    Array.Clear(pool, 0, input.Rows * slots * length);
+                    var indices = Rent(longs, count);
+                    Array.Clear(perRow);
                     var cls = head.Spec.Pooling == "cls";
                     var s = 0;
                     for (var i = 0; i < batch.Count; i++)
@@ -458,8 +466,10 @@ public sealed class ModelSet : IDisposable
                             continue;
                         }
 
+                        var (row, offset) = places[i];
+                        var slot = (row * slots) + perRow[row]++;
                         var tokens = batch[i].Ids.Length;
-                        var first = (s * positions) + (places[i].Row * length) + places[i].Offset;
+                        var first = (slot * length) + offset;
                         if (cls)
                         {
                             pool[first] = 1;
@@ -469,10 +479,10 @@ public sealed class ModelSet : IDisposable
                             Array.Fill(pool, 1f / tokens, first, tokens);
                         }
 
-                        s++;
+                        indices[s++] = slot;
                     }
 
-                    feeds[h] = new HeadFeed(count, pool, Memory<long>.Empty, Memory<float>.Empty);
+                    feeds[h] = new HeadFeed(count, slots, pool, indices, Memory<float>.Empty);
                     continue;
                 }
 
@@ -511,7 +521,7 @@ public sealed class ModelSet : IDisposable
                     }
                 }
 
-                feeds[h] = new HeadFeed(pieces, Memory<float>.Empty, flat, shapes);
+                feeds[h] = new HeadFeed(pieces, 0, Memory<float>.Empty, flat, shapes);
             }
 
             using var outputs = encoder.RunHeads(input, feeds);

@@ -57,8 +57,11 @@ public sealed class HeadGraphTests(ITestOutputHelper output) : IDisposable
         Assert.Empty(csharp.Encoders[0].Heads);
 
         var mixed = Works();
-        var (rows, _, _) = ModelSet.Pack([.. mixed.Select(w => w.Length)], session.SupportsPacking, session.AttentionCostLength);
+        var (rows, _, places) = ModelSet.Pack([.. mixed.Select(w => w.Length)], session.SupportsPacking, session.AttentionCostLength);
         Assert.Equal(packing, rows < mixed.Count);
+        // Packed, some row holds two sequences of one head (a second pooling slot) and some row sequences of different heads.
+        var spamPerRow = mixed.Select((w, i) => (w, i)).Where(p => (p.w.Tasks & TaskSet.Spam) != 0).GroupBy(p => places[p.i].Row).Max(g => g.Count());
+        Assert.Equal(packing, spamPerRow > 1);
         // The second batch names no article task: the claims and NER heads get empty inputs in that call.
         var spamOnly = Works().Where(w => w.Tasks == TaskSet.Spam).ToList();
         Assert.NotEmpty(spamOnly);
