@@ -45,13 +45,19 @@ internal sealed record ArticlesPrecisionComparison(ArticlesPrecisionSide Fp32, A
 /// </summary>
 internal static class ArticlesBench
 {
-    public static Task<int> RunAsync(string registryRoot, int articleCount, int runs, bool comparePrecision, TextWriter output, CancellationToken ct)
+    public static Task<int> RunAsync(string registryRoot, int articleCount, int runs, bool comparePrecision, TextWriter output, CancellationToken ct, bool compareHeads = false)
     {
         var registry = new ModelRegistry(Path.GetFullPath(registryRoot));
         var bundle = registry.CurrentDirectory("articles")
             ?? throw new InvalidOperationException($"{registry.Root} has no articles model; train claims and ner heads first (README).");
         var data = RepoPaths.ShippedData() ?? throw new InvalidOperationException("Run from the repository (data/ is needed).");
         var articles = Demo.DebateArticles.Build(Path.Combine(data, "claimbuster", "claimbuster_crowdsourced.csv")).Take(articleCount).ToList();
+        if (compareHeads)
+        {
+            CompareHeads(bundle, articles, runs, output, ct);
+            return Task.FromResult(0);
+        }
+
         if (comparePrecision)
         {
             ComparePrecision(bundle, articles, runs, output, ct);
@@ -132,6 +138,44 @@ internal static class ArticlesBench
 
         output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  int8 / fp32: {comparison.Int8OverFp32:F2}x sentences/s (median rates); load average {BenchRunner.LoadAverage()}"));
         return comparison;
+    }
+
+    /// <summary>
+    /// Both heads on one encoder pass with the heads in the encoder's graph (<c>Processor:HeadsInGraph=true</c>: one ONNX
+    /// Runtime call returns claim logits and tag probabilities) and as C# heads on hidden states (<c>false</c>), both sets
+    /// loaded before anything is timed, the order alternating per run. Returns the graph/C# ratio of median sentences/s.
+    /// </summary>
+    public static double CompareHeads(string bundleDirectory, IReadOnlyList<ArticleInput> articles, int runs, TextWriter output, CancellationToken ct)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(runs, 1);
+        var options = new ProcessorOptions { HeadsInGraph = true };
+        using var graph = ModelSet.Load([bundleDirectory], ModelLoader.SessionSettingsOf(options));
+        using var csharp = ModelSet.Load([bundleDirectory], ModelLoader.SessionSettingsOf(new ProcessorOptions { HeadsInGraph = false }));
+        var corpus = Prepare(graph, articles);
+        output.WriteLine($"bench-articles --compare-heads: {Describe(corpus)}, {runs} runs, engine {graph.Device.Provider}, heads in the graph vs C# heads, load average {BenchRunner.LoadAverage()}");
+        var warmUp = corpus.Windows.Take(64).ToList();
+        Time(graph, warmUp, TaskSet.Claims | TaskSet.Ner, options.MaxBatchTokens);
+        Time(csharp, warmUp, TaskSet.Claims | TaskSet.Ner, options.MaxBatchTokens);
+        var seconds = new Dictionary<ModelSet, List<double>> { [graph] = [], [csharp] = [] };
+        for (var run = 0; run < runs; run++)
+        {
+            foreach (var models in run % 2 == 0 ? new[] { graph, csharp } : new[] { csharp, graph })
+            {
+                ct.ThrowIfCancellationRequested();
+                seconds[models].Add(Time(models, corpus.Windows, TaskSet.Claims | TaskSet.Ner, options.MaxBatchTokens));
+            }
+        }
+
+        foreach (var (name, models) in new[] { ("heads in graph", graph), ("C# heads", csharp) })
+        {
+            var median = BenchStats.Median(seconds[models]);
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"  {name,-16} {corpus.Articles / median,8:F1} articles/s {corpus.Sentences / median,9:F1} sentences/s  (runs {Seconds(seconds[models])} s)"));
+        }
+
+        var ratio = BenchStats.Median(seconds[csharp]) / BenchStats.Median(seconds[graph]);
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  heads in graph / C# heads: {ratio:F3}x sentences/s (median rates); load average {BenchRunner.LoadAverage()}"));
+        return ratio;
     }
 
     /// <summary>Each article through the processor's preprocessor: its sentences and the windows the engine is fed.</summary>

@@ -12,6 +12,7 @@ namespace StreamBert.Cli.Bench;
 /// </param>
 /// <param name="ComparePrecision">Measure only the Kafka→Kafka drain with the fp32 and the int8 encoder, side by side.</param>
 /// <param name="Engine"><c>onnx</c> (the model) or <c>null</c>: only the Kafka→Kafka drain, with <c>Processor:Engine=null</c>.</param>
+/// <param name="CompareHeads">Measure only the engine, heads in the encoder's graph vs the C# heads, side by side.</param>
 internal sealed record BenchOptions(
     string Registry,
     int Messages,
@@ -20,4 +21,5 @@ internal sealed record BenchOptions(
     double LatencySeconds,
     IReadOnlyDictionary<string, string?> ProcessorSettings,
     bool ComparePrecision = false,
-    string Engine = "onnx");
+    string Engine = "onnx",
+    bool CompareHeads = false);

@@ -73,6 +73,18 @@ internal static class BenchRunner
         }
 
         var values = texts.Select((t, i) => JsonSerializer.SerializeToUtf8Bytes(new MessageInput($"e-{i}", t))).ToList();
+        if (options.CompareHeads)
+        {
+            var headsRuns = await HeadsBench.RunAsync(processorOptions, topicNames, values, options.Runs, output).ConfigureAwait(false);
+            if (options.JsonPath is { } headsJson)
+            {
+                await File.WriteAllTextAsync(headsJson, JsonSerializer.Serialize(headsRuns, Json), ct).ConfigureAwait(false);
+                output.WriteLine($"wrote {headsJson}");
+            }
+
+            return 0;
+        }
+
         using var engine = await EngineBench.CreateAsync(processorOptions, topicNames, values).ConfigureAwait(false);
         engine.WarmUp();
         var batching = engine.Batching;

@@ -145,6 +145,18 @@ internal sealed class EngineBench : IDisposable
 
     public void Dispose() => _models.Dispose();
 
+    /// <summary>Chunks of the corpus, so another bench can interleave its conditions with this one's chunk by chunk.</summary>
+    public int ChunkCount => _chunks.Count;
+
+    /// <summary>Messages of chunk <paramref name="chunk"/>.</summary>
+    public int ChunkMessages(int chunk) => _chunks[chunk].Messages;
+
+    /// <summary>Time for the processor's batches of chunk <paramref name="chunk"/>.</summary>
+    public TimeSpan TimeBatched(int chunk) => TimeBatches(_chunks[chunk].Batches);
+
+    /// <summary>Time for the sequences of chunk <paramref name="chunk"/> one per call.</summary>
+    public TimeSpan TimeSingle(int chunk) => TimeSingle(_chunks[chunk]);
+
     private TimeSpan TimeBatches(List<List<SequenceWork>> batches)
     {
         var started = Stopwatch.GetTimestamp();

@@ -21,6 +21,10 @@ internal static class BenchCommand
         {
             Description = "Only the Kafka→Kafka drain, Processor:Precision=fp32 vs int8 side by side (order alternating per run; medians and the int8/fp32 ratio)",
         };
+        var compareHeads = new Option<bool>("--compare-heads")
+        {
+            Description = "Only the engine alone, Processor:HeadsInGraph=true (heads in the encoder's ONNX graph) vs false (C# heads on hidden states), side by side, batched and one per call (medians and graph/C# ratios)",
+        };
         var engine = new Option<string>("--engine")
         {
             Description = "onnx (the model), or null: only the Kafka→Kafka drain with Processor:Engine=null (fixed outputs, no model): what the pipeline around the engine carries, and which stage bounds it",
@@ -29,7 +33,7 @@ internal static class BenchCommand
         engine.AcceptOnlyFromAmong("onnx", "null");
         var command = new Command("bench", "Engine alone (batched vs one per call), Kafka→Kafka throughput vs engine, and latency at half load, side by side")
         {
-            registry, messages, runs, json, latencySeconds, set, comparePrecision, engine,
+            registry, messages, runs, json, latencySeconds, set, comparePrecision, engine, compareHeads,
         };
         CommandChecks.Positive(latencySeconds);
         command.Validators.Add(result =>
@@ -61,7 +65,8 @@ internal static class BenchCommand
                 result.GetValue(latencySeconds),
                 (result.GetValue(set) ?? []).Select(p => p.Split('=', 2)).ToDictionary(p => p[0], p => (string?)p[1]),
                 result.GetValue(comparePrecision),
-                result.GetValue(engine)!),
+                result.GetValue(engine)!,
+                result.GetValue(compareHeads)),
             Console.Out,
             ct));
         return command;
@@ -89,13 +94,17 @@ internal static class BenchCommand
         {
             Description = "Only both heads on one encoder pass, the bundle served fp32 vs int8 (as Processor:Precision) side by side (order alternating per run; medians, sequences encoded vs windows, and the int8/fp32 ratio)",
         };
+        var compareHeads = new Option<bool>("--compare-heads")
+        {
+            Description = "Only both heads on one encoder pass, heads in the encoder's ONNX graph vs C# heads on hidden states (Processor:HeadsInGraph) side by side (order alternating per run; medians and the ratio)",
+        };
         var command = new Command("bench-articles", "Articles/s and sentences/s with both heads on one encoder pass vs one head, vs a pass per head")
         {
-            registry, articles, runs, comparePrecision,
+            registry, articles, runs, comparePrecision, compareHeads,
         };
         CommandChecks.AtLeast(articles, 1);
         CommandChecks.AtLeast(runs, 1);
-        command.SetAction((result, ct) => ArticlesBench.RunAsync(result.GetValue(registry)!, result.GetValue(articles), result.GetValue(runs), result.GetValue(comparePrecision), Console.Out, ct));
+        command.SetAction((result, ct) => ArticlesBench.RunAsync(result.GetValue(registry)!, result.GetValue(articles), result.GetValue(runs), result.GetValue(comparePrecision), Console.Out, ct, result.GetValue(compareHeads)));
         return command;
     }
 

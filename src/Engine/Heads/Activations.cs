@@ -6,8 +6,8 @@ namespace StreamBert.Engine.Heads;
 internal static class Activations
 {
     // GELU(x) = 0.5·x·(1 + tanh(u)) = x·σ(2u), with u = √(2/π)·(x + 0.044715·x³).
-    private const float TwoSqrtTwoOverPi = 1.5957691216057308f;
-    private const float Cubic = 0.044715f * TwoSqrtTwoOverPi;
+    internal const float TwoSqrtTwoOverPi = 1.5957691216057308f;
+    internal const float Cubic = 0.044715f * TwoSqrtTwoOverPi;
 
     /// <summary>Applies <paramref name="activation"/> in place; <paramref name="scratch"/> must be as long as <paramref name="values"/> for GELU.</summary>
     public static void Apply(HeadActivation activation, Span<float> values, Span<float> scratch)

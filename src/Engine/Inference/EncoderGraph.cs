@@ -210,7 +210,7 @@ public static class EncoderGraph
     private static string LayerNormBias(int index) => $"encoder.layer.{index}.output.LayerNorm.bias";
 
     /// <summary>Drops nodes and initializers that no graph output depends on.</summary>
-    private static void PruneUnused(GraphProto graph)
+    internal static void PruneUnused(GraphProto graph)
     {
         var producer = new Dictionary<string, NodeProto>();
         foreach (var node in graph.Node)

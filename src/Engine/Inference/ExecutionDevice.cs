@@ -29,6 +29,13 @@ public sealed record SessionSettings
     /// <summary>Packing's attention cost length (<see cref="EncoderSession.AttentionCostLength"/>); null = the measured default of the graph's precision.</summary>
     public double? AttentionCostLength { get; init; }
 
+    /// <summary>
+    /// Run the task heads inside the encoder's ONNX Runtime graph (<see cref="HeadGraph"/>): one call per batch returns
+    /// the heads' outputs. Off, the session returns hidden states and the C# heads read them (the path before heads
+    /// moved into the graph, kept to compare the two).
+    /// </summary>
+    public bool HeadsInGraph { get; init; } = true;
+
     /// <summary>Which encoder graph a bundle is served with (<see cref="EncoderPrecision"/>).</summary>
     public EncoderPrecision Precision { get; init; } = EncoderPrecision.Fp32;
 

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics.CodeAnalysis;
 using StreamBert.Contracts;
 using StreamBert.Engine.Heads;
@@ -23,9 +24,11 @@ public sealed record TaskHead(string Task, HeadSpec Spec, DenseHead Head, ModelR
 
 /// <summary>
 /// The loaded, verified bundles a processor serves: one ONNX Runtime session per distinct encoder graph
-/// (bundles whose heads sit on the same pretrained encoder share it, with the union of the layers their
-/// heads read) and the task heads. A sequence therefore goes through its encoder once, whatever
-/// number of tasks read it. Immutable once built; a new version means a new set.
+/// (bundles whose heads sit on the same pretrained encoder share it) and the task heads. A sequence therefore goes
+/// through its encoder once, whatever number of tasks read it. By default every head on an encoder runs inside that
+/// encoder's session (<see cref="HeadGraph"/>, <see cref="SessionSettings.HeadsInGraph"/>), so a batch is one ONNX Runtime
+/// call that returns the heads' outputs; a later set shares a session only when both its graph and its heads are the
+/// same. Immutable once built; a new version means a new set.
 /// </summary>
 public sealed class ModelSet : IDisposable
 {
@@ -159,38 +162,65 @@ public sealed class ModelSet : IDisposable
         }
 
         var tokenizer = WordPieceTokenizer.FromFile(vocabPaths.First());
+        var headsInGraph = settings?.HeadsInGraph ?? true;
+        var heads = new Dictionary<string, TaskHead>();
+        var headKeys = new List<string>[encoderKeys.Count];
+        for (var i = 0; i < headKeys.Length; i++)
+        {
+            headKeys[i] = [];
+        }
+
+        foreach (var ((dir, manifest), encoderIndex) in manifests.Zip(encoderOfBundle))
+        {
+            var model = new ModelRef(manifest.Name, manifest.Version);
+            foreach (var (task, spec) in manifest.Heads.Where(h => Serves(manifest, h.Key)))
+            {
+                var path = Path.Combine(dir, spec.File);
+                DenseHead head;
+                using (var stream = File.OpenRead(path))
+                {
+                    head = DenseHead.Load(stream);
+                }
+
+                if (!heads.TryAdd(task, new TaskHead(task, spec, head, model, encoderIndex, manifest.MaxSequenceLength)))
+                {
+                    throw new InvalidDataException($"Two bundles serve task {task}.");
+                }
+
+                // What a session with this head in its graph is a function of: the weights and how they are read.
+                headKeys[encoderIndex].Add($"{task}:{FileHash.Sha256(path)}:{string.Join(',', spec.Layers)}:{spec.Pooling}:{spec.WordShape}");
+            }
+        }
+
         var encoders = new List<SharedEncoder>();
         try
         {
             for (var i = 0; i < encoderPaths.Count; i++)
             {
-                var donor = reuse?._shared.FirstOrDefault(e => e.Sha256 == encoderKeys[i] && e.Session.Layers.SequenceEqual(encoderLayers[i]));
-                encoders.Add(donor?.AddRef() ?? new SharedEncoder(encoderKeys[i], EncoderSession.FromFile(encoderPaths[i], encoderLayers[i], settings), encoderCaseTypes[i]));
+                // With heads in the graph a session serves exactly its heads, so it is shared only where they are the same.
+                var key = headsInGraph ? $"{encoderKeys[i]}|{string.Join('|', headKeys[i].Order(StringComparer.Ordinal))}" : encoderKeys[i];
+                var donor = reuse?._shared.FirstOrDefault(e => e.Key == key && e.Session.Layers.SequenceEqual(encoderLayers[i]));
+                if (donor is not null)
+                {
+                    encoders.Add(donor.AddRef());
+                    continue;
+                }
+
+                var graphHeads = headsInGraph
+                    ? heads.Values.Where(h => h.EncoderIndex == i).OrderBy(h => h.Task, StringComparer.Ordinal).Select(h => new GraphHead(h.Task, h.Spec, h.Head, PerToken: h.Task == TaskNames.Ner)).ToList()
+                    : [];
+                var session = new EncoderSession(File.ReadAllBytes(encoderPaths[i]), encoderLayers[i], graphHeads, settings);
+                encoders.Add(new SharedEncoder(encoderKeys[i], key, session, encoderCaseTypes[i]));
             }
 
-            var heads = new Dictionary<string, TaskHead>();
-            foreach (var ((dir, manifest), encoderIndex) in manifests.Zip(encoderOfBundle))
+            foreach (var (task, taskHead) in heads)
             {
-                var model = new ModelRef(manifest.Name, manifest.Version);
-                foreach (var (task, spec) in manifest.Heads.Where(h => Serves(manifest, h.Key)))
+                var spec = taskHead.Spec;
+                var expected = Features.Width(encoders[taskHead.EncoderIndex].Session.HiddenSize, spec.Layers.Count) + (spec.WordShape ? WordShape.Size : 0);
+                if (taskHead.Head.InputDim != expected || taskHead.Head.ClassCount != spec.Labels.Count)
                 {
-                    DenseHead head;
-                    using (var stream = File.OpenRead(Path.Combine(dir, spec.File)))
-                    {
-                        head = DenseHead.Load(stream);
-                    }
-
-                    var expected = Features.Width(encoders[encoderIndex].Session.HiddenSize, spec.Layers.Count) + (spec.WordShape ? WordShape.Size : 0);
-                    if (head.InputDim != expected || head.ClassCount != spec.Labels.Count)
-                    {
-                        throw new InvalidDataException(
-                            $"Head {task} of {manifest.Name} {manifest.Version} is {head.InputDim}→{head.ClassCount}, expected {expected}→{spec.Labels.Count}.");
-                    }
-
-                    if (!heads.TryAdd(task, new TaskHead(task, spec, head, model, encoderIndex, manifest.MaxSequenceLength)))
-                    {
-                        throw new InvalidDataException($"Two bundles serve task {task}.");
-                    }
+                    throw new InvalidDataException(
+                        $"Head {task} of {taskHead.Model.Name} {taskHead.Model.Version} is {taskHead.Head.InputDim}→{taskHead.Head.ClassCount}, expected {expected}→{spec.Labels.Count}.");
                 }
             }
 
@@ -377,8 +407,182 @@ public sealed class ModelSet : IDisposable
             input.SetSegment(row, offset, ++segments[row], batch[i].Ids, caseTypes ? batch[i].WordShapes : default);
         }
 
-        using var states = encoder.Run(input);
         Interlocked.Add(ref _sequencesEncoded, batch.Count);
+        if (encoder.Heads.Count > 0)
+        {
+            RunHeadsInGraph(encoder, input, batch, places);
+        }
+        else
+        {
+            RunHeadsOnHiddenStates(encoderIndex, input, batch, places);
+        }
+
+        return rows * length;
+    }
+
+    /// <summary>
+    /// One ONNX Runtime call returns every head's output (<see cref="HeadGraph"/>): each sequence head gets pooling
+    /// weights per row and slot for the sequences that want it, the token head the flat positions (and word shapes) of
+    /// the pieces it tags, positions 1…n−2 of each sequence as the C# path tags.
+    /// </summary>
+    private void RunHeadsInGraph(EncoderSession encoder, EncoderBatch input, IReadOnlyList<SequenceWork> batch, (int Row, int Offset)[] places)
+    {
+        var length = input.Length;
+        var heads = encoder.Heads;
+        var feeds = new HeadFeed[heads.Count];
+        var floats = new List<float[]>(heads.Count);
+        var longs = new List<long[]>(heads.Count);
+        try
+        {
+            for (var h = 0; h < heads.Count; h++)
+            {
+                var head = heads[h];
+                var flag = FlagOf(head.Task);
+                if (!head.PerToken)
+                {
+                    // Slot k of a row pools the k-th sequence of that row that wants this head.
+                    var perRow = new int[input.Rows];
+                    var count = 0;
+                    for (var i = 0; i < batch.Count; i++)
+                    {
+                        if ((batch[i].Tasks & flag) != 0)
+                        {
+                            perRow[places[i].Row]++;
+                            count++;
+                        }
+                    }
+
+                    var slots = Math.Max(1, perRow.Max());
+                    var pool = Rent(floats, input.Rows * slots * length);
+                    Array.Clear(pool, 0, input.Rows * slots * length);
+                    var indices = Rent(longs, count);
+                    Array.Clear(perRow);
+                    var cls = head.Spec.Pooling == "cls";
+                    var s = 0;
+                    for (var i = 0; i < batch.Count; i++)
+                    {
+                        if ((batch[i].Tasks & flag) == 0)
+                        {
+                            continue;
+                        }
+
+                        var (row, offset) = places[i];
+                        var slot = (row * slots) + perRow[row]++;
+                        var tokens = batch[i].Ids.Length;
+                        var first = (slot * length) + offset;
+                        if (cls)
+                        {
+                            pool[first] = 1;
+                        }
+                        else
+                        {
+                            Array.Fill(pool, 1f / tokens, first, tokens);
+                        }
+
+                        indices[s++] = slot;
+                    }
+
+                    feeds[h] = new HeadFeed(count, slots, pool, indices, Memory<float>.Empty);
+                    continue;
+                }
+
+                var pieces = 0;
+                foreach (var work in batch)
+                {
+                    pieces += (work.Tasks & flag) != 0 ? Math.Max(0, work.Ids.Length - 2) : 0;
+                }
+
+                var flat = Rent(longs, pieces);
+                var shapes = head.Spec.WordShape ? Rent(floats, pieces * WordShape.Size) : [];
+                var k = 0;
+                for (var i = 0; i < batch.Count; i++)
+                {
+                    var work = batch[i];
+                    if ((work.Tasks & flag) == 0)
+                    {
+                        continue;
+                    }
+
+                    if (head.Spec.WordShape && work.WordShapes is null)
+                    {
+                        throw new InvalidOperationException("The NER head reads word shapes; the sequence carries none.");
+                    }
+
+                    var first = (places[i].Row * length) + places[i].Offset;
+                    for (var position = 1; position < work.Ids.Length - 1; position++, k++)
+                    {
+                        flat[k] = first + position;
+                    }
+
+                    if (head.Spec.WordShape && work.Ids.Length > 2)
+                    {
+                        var span = (work.Ids.Length - 2) * WordShape.Size;
+                        work.WordShapes.AsSpan(WordShape.Size, span).CopyTo(shapes.AsSpan((k * WordShape.Size) - span, span));
+                    }
+                }
+
+                feeds[h] = new HeadFeed(pieces, 0, Memory<float>.Empty, flat, shapes);
+            }
+
+            using var outputs = encoder.RunHeads(input, feeds);
+            for (var h = 0; h < heads.Count; h++)
+            {
+                var taskHead = _heads[heads[h].Task];
+                var flag = FlagOf(taskHead.Task);
+                var values = outputs.Of(h);
+                var classes = taskHead.Spec.Labels.Count;
+                var next = 0;
+                foreach (var work in batch)
+                {
+                    if ((work.Tasks & flag) == 0)
+                    {
+                        continue;
+                    }
+
+                    if (!heads[h].PerToken)
+                    {
+                        // Label sets put the positive class last (ham/spam, no-claim/claim).
+                        var logits = values.Slice(next * classes, classes);
+                        SetScore(work, taskHead, logits[^1] - logits[^2]);
+                        next++;
+                        continue;
+                    }
+
+                    var probabilities = new float[work.Ids.Length * classes];
+                    var pieces = Math.Max(0, work.Ids.Length - 2);
+                    values.Slice(next * classes, pieces * classes).CopyTo(probabilities.AsSpan(classes, pieces * classes));
+                    next += pieces;
+                    work.TagProbabilities = probabilities;
+                    work.EntitiesModel = taskHead.Model;
+                }
+            }
+        }
+        finally
+        {
+            foreach (var array in floats)
+            {
+                ArrayPool<float>.Shared.Return(array);
+            }
+
+            foreach (var array in longs)
+            {
+                ArrayPool<long>.Shared.Return(array);
+            }
+        }
+    }
+
+    /// <summary>A pooled buffer of at least one element (ONNX Runtime needs an address even for an empty tensor), remembered for return.</summary>
+    private static T[] Rent<T>(List<T[]> rented, int length)
+    {
+        var array = ArrayPool<T>.Shared.Rent(Math.Max(1, length));
+        rented.Add(array);
+        return array;
+    }
+
+    /// <summary>The hidden states come back from ONNX Runtime and the C# heads (<see cref="DenseHead.Forward(ReadOnlySpan{float}, Span{float})"/>) read them.</summary>
+    private void RunHeadsOnHiddenStates(int encoderIndex, EncoderBatch input, IReadOnlyList<SequenceWork> batch, (int Row, int Offset)[] places)
+    {
+        using var states = _encoders[encoderIndex].Run(input);
         var spam = OnEncoder(TaskNames.Spam, encoderIndex);
         var claims = OnEncoder(TaskNames.Claims, encoderIndex);
         var ner = OnEncoder(TaskNames.Ner, encoderIndex);
@@ -436,7 +640,33 @@ public sealed class ModelSet : IDisposable
             }
         }
 
-        return rows * length;
+    }
+
+    private static TaskSet FlagOf(string task) => task switch
+    {
+        TaskNames.Spam => TaskSet.Spam,
+        TaskNames.Claims => TaskSet.Claims,
+        TaskNames.Ner => TaskSet.Ner,
+        _ => throw new InvalidDataException($"Unknown task {task}."),
+    };
+
+    /// <summary>Sets a sequence head's margin and what follows from it: the calibrated score, the threshold and the model.</summary>
+    private static void SetScore(SequenceWork work, TaskHead head, float margin)
+    {
+        if (head.Task == TaskNames.Spam)
+        {
+            work.SpamMargin = margin;
+            work.SpamScore = (float)head.Calibrator.Probability(margin);
+            work.SpamThreshold = head.Threshold;
+            work.SpamModel = head.Model;
+        }
+        else
+        {
+            work.ClaimMargin = margin;
+            work.ClaimScore = (float)head.Calibrator.Probability(margin);
+            work.ClaimThreshold = head.Threshold;
+            work.ClaimsModel = head.Model;
+        }
     }
 
     /// <summary>The head of <paramref name="task"/> when it reads encoder <paramref name="encoderIndex"/> (Run has checked every task has one).</summary>
@@ -514,11 +744,14 @@ public sealed class ModelSet : IDisposable
     }
 
     /// <summary>An encoder session that successive versions may share; disposed when the last set using it is.</summary>
-    private sealed class SharedEncoder(string sha256, EncoderSession session, bool caseTypes)
+    private sealed class SharedEncoder(string sha256, string key, EncoderSession session, bool caseTypes)
     {
         private int _references = 1;
 
         public string Sha256 { get; } = sha256;
+
+        /// <summary>What a later set may share this session by: the graph's sha256, and with heads in the graph, the heads'.</summary>
+        public string Key { get; } = key;
 
         /// <summary>Whether its token types are case types (<see cref="EncoderRef.CaseTokenTypes"/>).</summary>
         public bool CaseTypes { get; } = caseTypes;

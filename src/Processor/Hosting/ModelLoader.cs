@@ -54,6 +54,7 @@ public static class ModelLoader
         },
         IntraOpThreads = options.IntraOpThreads,
         Packing = options.Packing,
+        HeadsInGraph = options.HeadsInGraph,
         AttentionCostLength = options.PackingAttentionLength > 0 ? options.PackingAttentionLength : null,
         Precision = EncoderPrecisions.Parse(options.Precision, "Processor:Precision"),
     };

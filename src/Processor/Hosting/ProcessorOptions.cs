@@ -175,6 +175,12 @@ public sealed class ProcessorOptions
     public bool Packing { get; set; } = true;
 
     /// <summary>
+    /// The task heads run inside the encoder's ONNX Runtime graph, one call per batch returning their outputs; off, the
+    /// session returns hidden states and the C# heads read them (kept to measure one against the other).
+    /// </summary>
+    public bool HeadsInGraph { get; set; } = true;
+
+    /// <summary>
     /// Packing's cost model: the row length at which a position's attention costs as much as its dense layers (rows ×
     /// length × (1 + length / this)); smaller prefers shorter rows. 0 = the measured default of the encoder's precision
     /// (fp32 1500, int8 720 on the reference CPU); re-measure with <c>streambert bench-ceiling --breakdown</c> on other
