@@ -114,7 +114,8 @@ public sealed class ModelsDeskTests : IClassFixture<EmbeddedKafkaFixture>, IDisp
     {
         browser.Driver.Navigate().GoToUrl(page);
         browser.Driver.FindElement(By.CssSelector(button)).Click();
-        Assert.Equal(title, browser.Driver.FindElement(By.Id("confirm-title")).Text);
+        // The click posts a form; wait for the confirmation page instead of racing the navigation.
+        browser.Wait(TimeSpan.FromSeconds(20)).Until(d => d.FindElements(By.Id("confirm-title")).Any(e => e.Text == title));
         var reviewer = browser.Driver.FindElement(By.Id("reviewer"));
         reviewer.Clear();
         reviewer.SendKeys("Ada Reviewer");

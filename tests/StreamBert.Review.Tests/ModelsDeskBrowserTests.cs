@@ -29,7 +29,8 @@ public sealed class ModelsDeskBrowserTests(EmbeddedKafkaFixture kafka) : IClassF
 
         // Rollback: the first POST only shows what would change; nothing moves until the reviewer confirms.
         bundle.FindElement(By.CssSelector("button.rollback")).Click();
-        Assert.Equal("Roll back spam to v2?", browser.Driver.FindElement(By.Id("confirm-title")).Text);
+        // The click posts a form and the confirmation page replaces this one: wait for it rather than race the navigation.
+        wait.Until(d => d.FindElements(By.Id("confirm-title")).Any(e => e.Text == "Roll back spam to v2?"));
         Assert.Equal("v3", fake.Registry.CurrentVersion("spam"));
         browser.Driver.FindElement(By.Id("reviewer")).SendKeys("Ada Reviewer");
         browser.Driver.FindElement(By.CssSelector("button.confirm")).Click();
@@ -38,7 +39,7 @@ public sealed class ModelsDeskBrowserTests(EmbeddedKafkaFixture kafka) : IClassF
 
         // Promote v3 back, from its row.
         browser.Driver.FindElement(By.CssSelector("section[data-bundle='spam'] tr[data-version='v3'] button.promote")).Click();
-        Assert.Equal("Promote spam to v3?", browser.Driver.FindElement(By.Id("confirm-title")).Text);
+        wait.Until(d => d.FindElements(By.Id("confirm-title")).Any(e => e.Text == "Promote spam to v3?"));
         Assert.Equal("Ada Reviewer", browser.Driver.FindElement(By.Id("reviewer")).GetAttribute("value"));
         browser.Driver.FindElement(By.CssSelector("button.confirm")).Click();
         wait.Until(d => d.FindElement(By.CssSelector("section[data-bundle='spam'] .current")).Text == "v3");
