@@ -11,8 +11,8 @@ internal static class TrainCommand
 {
     public static Command Create()
     {
-        var task = new Option<string>("--task") { Description = "spam | claims | ner", Required = true };
-        task.AcceptOnlyFromAmong(TaskNames.Spam, TaskNames.Claims, TaskNames.Ner);
+        var task = new Option<string>("--task") { Description = "spam | claims | ner | articles (claims and ner fine-tuned on one encoder: --mode full, --data claims files, --ner-data)", Required = true };
+        task.AcceptOnlyFromAmong(TaskNames.Spam, TaskNames.Claims, TaskNames.Ner, TrainRequest.Articles);
         var data = new Option<string[]>("--data")
         {
             Description = "Training file(s); repeat for several (ner without it: CoNLL-2003 from STREAMBERT_DATA, else the shipped Wikigold with 15% of its documents held out)",
@@ -48,13 +48,37 @@ internal static class TrainCommand
         var caseTypes = new Option<bool?>("--case-types") { Description = "Fine-tuning, ner: the encoder reads each word's case (none, initial, all capitals) as its token type (default: on for ner in full mode)" };
         var int8 = new Option<bool>("--int8") { Description = "Also record an int8 encoder in the new version (served with Processor:Precision=int8); fine-tuning also writes <bundle>-int8 and compares it with fp32" };
         var maxFpr = new Option<double?>("--max-fpr") { Description = "Spam and claims, heads mode: choose the served threshold for at most this false-positive rate on the calibration rows (default spam 0.01)" };
+        var nerData = new Option<string[]>("--ner-data")
+        {
+            Description = "articles: NER training file(s) in CoNLL format, beside the claims files of --data (--dev is then the NER development file, --eval the claims evaluation file)",
+            AllowMultipleArgumentsPerToken = true,
+        };
+        var nerEval = new Option<string?>("--ner-eval") { Description = "articles: evaluate NER on this CoNLL file (default: its validation sentences)" };
+        var nerLimit = new Option<int?>("--ner-limit") { Description = "articles: train on at most this many NER sentences (--limit limits the claims rows)" };
         var minPrecision = new Option<double?>("--min-precision") { Description = "Spam and claims, heads mode: choose the served threshold for at least this precision on the calibration rows (default claims 0.8)" };
         var command = new Command("train", "Train a task head (or fine-tune the encoder with it) and write a new bundle version")
         {
             task, data, registry, bundle, layers, hidden, epochs, evalFile, exclude, devFile, limit, mode, lr, headLr, batchSize, maxLength, caseTypes, int8, maxFpr, minPrecision,
+            nerData, nerEval, nerLimit,
         };
         // Bad values end at parsing, with one line naming the flag, instead of deep inside a training run.
         CommandChecks.Files(data, evalFile, devFile, exclude);
+        CommandChecks.Files(nerData, nerEval);
+        CommandChecks.AtLeast(nerLimit, 1);
+        command.Validators.Add(r =>
+        {
+            // Raw tokens: GetValue throws for a task the option itself refuses, which reports its own error.
+            static string? Given(System.CommandLine.Parsing.OptionResult? option) => option?.Tokens is [var first, ..] ? first.Value : null;
+            var articles = Given(r.GetResult(task)) == TrainRequest.Articles;
+            if (articles && (Given(r.GetResult(mode)) != TrainModes.Full || r.GetValue(nerData) is not { Length: > 0 }))
+            {
+                r.AddError("--task articles fine-tunes one encoder for claims and ner: give --mode full, --data (claims) and --ner-data (CoNLL).");
+            }
+            else if (!articles && (r.GetValue(nerData) is { Length: > 0 } || r.GetValue(nerEval) is not null || r.GetValue(nerLimit) is not null))
+            {
+                r.AddError("--ner-data, --ner-eval and --ner-limit are for --task articles.");
+            }
+        });
         CommandChecks.AtLeast(hidden, 0);
         CommandChecks.AtLeast(epochs, 1);
         CommandChecks.AtLeast(limit, 1);
@@ -94,6 +118,44 @@ internal static class TrainCommand
         });
         command.SetAction(async (result, ct) =>
         {
+            if (result.GetValue(task) == TrainRequest.Articles)
+            {
+                var jointDefaults = FullModeDefaults.For(TrainRequest.Articles);
+                var joint = TrainRequest.ForTask(TaskNames.Claims) with
+                {
+                    Task = TrainRequest.Articles,
+                    Mode = TrainModes.Full,
+                    DataFiles = result.GetValue(data) ?? [],
+                    NerDataFiles = result.GetValue(nerData) ?? [],
+                    Registry = result.GetValue(registry)!,
+                    Bundle = result.GetValue(bundle),
+                    EvalFile = result.GetValue(evalFile),
+                    NerEvalFile = result.GetValue(nerEval),
+                    ExcludeFiles = result.GetValue(exclude) ?? [],
+                    DevFile = result.GetValue(devFile),
+                    Limit = result.GetValue(limit),
+                    NerLimit = result.GetValue(nerLimit),
+                    Layers = result.GetValue(layers) is { } jointLayers ? [.. jointLayers.Split(',').Select(p => int.Parse(p, CultureInfo.InvariantCulture))] : null,
+                    FineTuneLearningRate = result.GetValue(lr) ?? (float)jointDefaults.EncoderLearningRate,
+                    HeadLearningRate = result.GetValue(headLr),
+                    CaseTypes = result.GetValue(caseTypes) ?? jointDefaults.CaseTypes,
+                    BatchSize = result.GetValue(batchSize) ?? jointDefaults.BatchSize,
+                    MaxSequenceLength = result.GetValue(maxLength) ?? 128,
+                    FineTuneEpochs = result.GetValue(epochs) ?? jointDefaults.Epochs,
+                    Target = result.GetValue(minPrecision) is { } jointPrecision ? new OperatingTarget { Metric = OperatingTarget.MinPrecision, Value = jointPrecision }
+                        : result.GetValue(maxFpr) is { } jointFpr ? new OperatingTarget { Metric = OperatingTarget.MaxFalsePositiveRate, Value = jointFpr }
+                        : null,
+                };
+                var articles = await ArticlesFineTuneJob.RunAsync(joint, Console.Out, ct);
+                Console.WriteLine($"Wrote {articles.Manifest.Name} {articles.Manifest.Version} to {Path.Combine(joint.Registry, articles.Manifest.Name, articles.Manifest.Version)}: claims F1 {articles.Claims.F1:F4}, entity F1 {articles.Ner.F1:F4}");
+                if (result.GetValue(int8))
+                {
+                    Console.WriteLine(ModelsCommand.QuantizeVersion(new ModelRegistry(joint.Registry), articles.Manifest.Name, articles.Manifest.Version));
+                }
+
+                return 0;
+            }
+
             var request = TrainRequest.ForTask(result.GetValue(task)!) with
             {
                 DataFiles = result.GetValue(data) ?? [],

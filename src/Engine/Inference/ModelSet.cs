@@ -89,6 +89,9 @@ public sealed class ModelSet : IDisposable
     public TaskHead RequiredHead(string task) =>
         _heads.GetValueOrDefault(task) ?? throw new InvalidOperationException($"No loaded bundle serves task {task}.");
 
+    /// <summary>Whether the encoder at <paramref name="encoderIndex"/> reads case token types: its sequences must carry word shapes.</summary>
+    public bool ReadsCaseTypes(int encoderIndex) => _shared[encoderIndex].CaseTypes;
+
     /// <summary>Loads and verifies bundles (folder paths); fails on any sha256 mismatch or shape error.</summary>
     /// <param name="reuse">
     /// A live set whose encoder sessions may be shared where the graph (sha256) and the layers are the same: a new

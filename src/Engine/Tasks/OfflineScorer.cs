@@ -69,6 +69,8 @@ public sealed class OfflineScorer
     {
         var head = _models.RequiredHead(task);
         var flag = task == TaskNames.Spam ? TaskSet.Spam : TaskSet.Claims;
+        // A jointly fine-tuned articles encoder reads case token types for claims too, as the processor fills them for every sentence.
+        var caseTypes = _models.ReadsCaseTypes(head.EncoderIndex);
         var work = new List<SequenceWork>();
         var tokens = new List<Token>();
         var windows = new List<(int Start, int Count)>();
@@ -80,7 +82,14 @@ public sealed class OfflineScorer
             TokenWindows.Plan(tokens.Count, head.MaxSequenceLength, _overlap, windows);
             for (var w = 0; w < Math.Min(windows.Count, _maxWindows); w++)
             {
-                work.Add(new SequenceWork { Ids = WithSpecials(tokens, windows[w]), Tasks = flag, EncoderIndex = head.EncoderIndex, State = i });
+                work.Add(new SequenceWork
+                {
+                    Ids = WithSpecials(tokens, windows[w]),
+                    Tasks = flag,
+                    EncoderIndex = head.EncoderIndex,
+                    State = i,
+                    WordShapes = caseTypes ? WordShape.ForSequence(texts[i], tokens, windows[w].Start, windows[w].Count) : null,
+                });
             }
         }
 

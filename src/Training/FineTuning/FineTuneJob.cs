@@ -273,25 +273,7 @@ public static class FineTuneJob
     {
         var labels = LabelSets.NerTags;
         var tagIndex = labels.Select((t, i) => (t, i)).ToDictionary(p => p.t, p => p.i);
-        var train = request.DataFiles.SelectMany(f => ConllReader.Read(f)).ToList();
-        if (request.Limit is { } limit && train.Count > limit)
-        {
-            train = train.Take(limit).ToList();
-        }
-
-        List<NerSentence> validation;
-        if (request.DevFile is { } devFile)
-        {
-            validation = ConllReader.Read(devFile).ToList();
-        }
-        else
-        {
-            var split = DatasetSplit.Split(train, s => "validation:" + string.Join(' ', s.Tokens), ValidationPercent);
-            train = split.Train.ToList();
-            validation = split.Test.ToList();
-        }
-
-        var test = request.EvalFile is { } evalFile ? ConllReader.Read(evalFile).ToList() : validation;
+        var (train, validation, test) = SplitNer(request);
         log.WriteLine($"NER: {train.Count} training sentences, {validation.Count} validation, {test.Count} evaluation");
         var fit = train.Select(s => TokenExample.Create(tokenizer, s, tagIndex, request.MaxSequenceLength)).ToList();
         var dev = validation.Select(s => TokenExample.Create(tokenizer, s, tagIndex, request.MaxSequenceLength)).ToList();
@@ -314,6 +296,35 @@ public static class FineTuneJob
                 ["wordShape"] = request.WordShape ? "true" : "false",
                 ["caseTypes"] = request.CaseTypes ? "true" : "false",
             });
+    }
+
+    /// <summary>
+    /// NER sentences to train on, to validate on (the <see cref="TrainRequest.DevFile"/>, else a hash split of the training
+    /// sentences) and to evaluate on (the <see cref="TrainRequest.EvalFile"/>, else the validation sentences).
+    /// </summary>
+    public static (List<NerSentence> Train, List<NerSentence> Validation, List<NerSentence> Test) SplitNer(TrainRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var train = request.DataFiles.SelectMany(f => ConllReader.Read(f)).ToList();
+        if (request.Limit is { } limit && train.Count > limit)
+        {
+            train = train.Take(limit).ToList();
+        }
+
+        List<NerSentence> validation;
+        if (request.DevFile is { } devFile)
+        {
+            validation = ConllReader.Read(devFile).ToList();
+        }
+        else
+        {
+            var split = DatasetSplit.Split(train, s => "validation:" + string.Join(' ', s.Tokens), ValidationPercent);
+            train = split.Train.ToList();
+            validation = split.Test.ToList();
+        }
+
+        var test = request.EvalFile is { } evalFile ? ConllReader.Read(evalFile).ToList() : validation;
+        return (train, validation, test);
     }
 
     /// <summary>Up to <paramref name="count"/> texts spread over the list (lengths and styles vary more than in its first lines).</summary>

@@ -6,15 +6,22 @@ using static TorchSharp.torch;
 
 namespace StreamBert.Training.FineTuning;
 
-/// <summary>A text for sequence classification: its ids (first window, as heads-only training reads) and class index.</summary>
-public sealed record SequenceExample(string Text, int[] Ids, int Label) : ITokenizedExample
+/// <summary>
+/// A text for sequence classification: its ids (first window, as heads-only training reads), class index, and — for an
+/// encoder with case token types — each position's word shape, as serving computes them for the text.
+/// </summary>
+public sealed record SequenceExample(string Text, int[] Ids, int Label, float[]? Shapes = null) : ITokenizedExample
 {
+    float[]? ITokenizedExample.WordShapes => Shapes;
+
     /// <summary>Tokenises <paramref name="text"/> and cuts it to <paramref name="maxLength"/> pieces with [CLS] and [SEP].</summary>
-    public static SequenceExample Create(WordPieceTokenizer tokenizer, string text, int label, int maxLength)
+    /// <param name="wordShapes">Also compute word shapes (<see cref="WordShape.ForSequence"/>), for an encoder with case token types.</param>
+    public static SequenceExample Create(WordPieceTokenizer tokenizer, string text, int label, int maxLength, bool wordShapes = false)
     {
         var tokens = new List<Token>();
         tokenizer.Tokenize(text, tokens);
-        return new SequenceExample(text, TokenWindows.Ids(tokens, 0, Math.Min(tokens.Count, maxLength - 2), tokenizer), label);
+        var count = Math.Min(tokens.Count, maxLength - 2);
+        return new SequenceExample(text, TokenWindows.Ids(tokens, 0, count, tokenizer), label, wordShapes ? WordShape.ForSequence(text, tokens, 0, count) : null);
     }
 }
 

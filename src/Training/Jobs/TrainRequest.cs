@@ -54,6 +54,18 @@ public sealed record TrainRequest
     /// </summary>
     public int? NerHoldOutPercent { get; init; }
 
+    /// <summary>
+    /// <see cref="Articles"/>: NER training files (CoNLL format) beside the claims files in <see cref="DataFiles"/>;
+    /// <see cref="DevFile"/> is then the NER development file and <see cref="EvalFile"/> the claims evaluation file.
+    /// </summary>
+    public IReadOnlyList<string> NerDataFiles { get; init; } = [];
+
+    /// <summary><see cref="Articles"/>: train on at most this many NER sentences (<see cref="Limit"/> limits the claims rows).</summary>
+    public int? NerLimit { get; init; }
+
+    /// <summary><see cref="Articles"/>: the NER evaluation file (e.g. CoNLL test); otherwise NER is judged on its validation sentences.</summary>
+    public string? NerEvalFile { get; init; }
+
     /// <summary>Optional development file for early stopping and feature comparison (e.g. CoNLL valid).</summary>
     public string? DevFile { get; init; }
 
@@ -87,6 +99,12 @@ public sealed record TrainRequest
 
     /// <summary>Fine-tuning: also write an int8-quantised copy as the sibling bundle <c>&lt;bundle&gt;-int8</c>.</summary>
     public bool QuantizeInt8 { get; init; }
+
+    /// <summary>
+    /// The task of <c>train --task articles --mode full</c>: claims and NER fine-tuned together on one encoder, written as
+    /// the two-head <c>articles</c> bundle (<see cref="FineTuning.ArticlesFineTuneJob"/>).
+    /// </summary>
+    public const string Articles = "articles";
 
     /// <summary>
     /// Defaults per task, chosen on held-out data (README, "Feature choices"): every head reads the

@@ -29,6 +29,12 @@ public sealed record FineTunedBundleRequest
         = new Dictionary<string, IReadOnlyDictionary<string, double>>();
 
     public IReadOnlyDictionary<string, string> Training { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>
+    /// Calibration and operating point per task, fitted on the staged bundle (<c>HeadCalibration</c>); the manifest
+    /// entry of that head takes them. The head's weights, labels and layers always come from <see cref="Heads"/>.
+    /// </summary>
+    public IReadOnlyDictionary<string, HeadSpec> HeadSpecs { get; init; } = new Dictionary<string, HeadSpec>();
 }
 
 /// <summary>
@@ -104,7 +110,9 @@ public static class FineTunedBundle
                 TokenTypes = request.Encoder.Config.CaseTypes ? EncoderRef.CaseTokenTypes : null,
             },
             MaxSequenceLength = request.MaxSequenceLength,
-            Heads = request.Heads.ToDictionary(h => h.Task, h => h.Head.ToSpec(h.Labels, HeadFile(h.Task))),
+            Heads = request.Heads.ToDictionary(h => h.Task, h => h.Head.ToSpec(h.Labels, HeadFile(h.Task)) is var spec && request.HeadSpecs.TryGetValue(h.Task, out var fitted)
+                ? spec with { Calibration = fitted.Calibration, OperatingPoint = fitted.OperatingPoint }
+                : spec),
             Files = files,
             Metrics = request.Metrics,
             Training = training,
