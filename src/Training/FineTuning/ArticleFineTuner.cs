@@ -59,10 +59,8 @@ public sealed class ArticleHeads : nn.Module
 /// </summary>
 public sealed class ArticleFineTuner : FineTuner<ArticleExample>
 {
-    private readonly ArticleHeads _heads;
     private readonly SequenceFineTuner _claims;
     private readonly TokenFineTuner _ner;
-    private readonly float[]? _claimWeights;
     private readonly TextWriter? _log;
 
     /// <param name="claimWeights">Per-class loss weights of the claims head (balanced, as single-task claims training uses); null for none.</param>
@@ -70,10 +68,8 @@ public sealed class ArticleFineTuner : FineTuner<ArticleExample>
         : base(encoder, heads, options, log)
     {
         ArgumentNullException.ThrowIfNull(heads);
-        _heads = heads;
-        _claimWeights = claimWeights;
         _log = log;
-        // The single-task loops supply prediction and scoring over the same encoder and heads; they never train here.
+        // The single-task loops supply each head's loss, prediction and scoring over the same encoder; they never train here.
         _claims = new SequenceFineTuner(encoder, heads.Claims, options, null, claimWeights);
         _ner = new TokenFineTuner(encoder, heads.Ner, tags, options);
     }
@@ -98,43 +94,19 @@ public sealed class ArticleFineTuner : FineTuner<ArticleExample>
             (batch[r].Claim is null ? nerRows : claimRows).Add(r);
         }
 
+        // Each head's loss on its own rows of the one encoder pass, as its single-task loop computes it.
         Tensor? loss = null;
-        var device = padded.Ids.device;
         if (claimRows.Count > 0)
         {
-            var rows = tensor(claimRows.ToArray(), device: device);
-            var logits = _heads.Claims.forward(hidden.Select(h => h.index_select(0, rows)).ToList(), padded.Mask.index_select(0, rows));
-            var labels = tensor(claimRows.Select(r => (long)batch[(int)r].Claim!.Label).ToArray(), device: device);
-            var weights = _claimWeights is null ? null : tensor(_claimWeights, device: device);
-            loss = nn.functional.cross_entropy(logits, labels, weight: weights) * (claimRows.Count / (double)batch.Count);
+            var rows = tensor(claimRows.ToArray(), device: padded.Ids.device);
+            loss = _claims.Loss(hidden.Select(h => h.index_select(0, rows)).ToList(), padded.Mask.index_select(0, rows), claimRows.Select(r => batch[(int)r].Claim!).ToList())
+                * (claimRows.Count / (double)batch.Count);
         }
 
         if (nerRows.Count > 0)
         {
-            var rows = tensor(nerRows.ToArray(), device: device);
-            var length = padded.Length;
-            var tagCount = _heads.Ner.ClassCount;
-            Tensor? shapes = null;
-            if (_heads.Ner.WordShape)
-            {
-                var values = new float[nerRows.Count * length * Engine.Inference.WordShape.Size];
-                for (var i = 0; i < nerRows.Count; i++)
-                {
-                    batch[(int)nerRows[i]].Entities!.Shapes.CopyTo(values, i * length * Engine.Inference.WordShape.Size);
-                }
-
-                shapes = tensor(values, [nerRows.Count, length, Engine.Inference.WordShape.Size], device: device);
-            }
-
-            var logits = _heads.Ner.forward(hidden.Select(h => h.index_select(0, rows)).ToList(), shapes);
-            var labels = new long[nerRows.Count * length];
-            Array.Fill(labels, TokenFineTuner.Ignore);
-            for (var i = 0; i < nerRows.Count; i++)
-            {
-                batch[(int)nerRows[i]].Entities!.PieceLabels.CopyTo(labels, i * length);
-            }
-
-            var nerLoss = nn.functional.cross_entropy(logits.reshape(-1, tagCount), tensor(labels, device: device), ignore_index: TokenFineTuner.Ignore)
+            var rows = tensor(nerRows.ToArray(), device: padded.Ids.device);
+            var nerLoss = _ner.Loss(hidden.Select(h => h.index_select(0, rows)).ToList(), nerRows.Select(r => batch[(int)r].Entities!).ToList(), padded.Length)
                 * (nerRows.Count / (double)batch.Count);
             loss = loss is null ? nerLoss : loss + nerLoss;
         }

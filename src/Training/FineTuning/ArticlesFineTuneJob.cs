@@ -5,7 +5,6 @@ using StreamBert.Engine.Inference;
 using StreamBert.Engine.Models;
 using StreamBert.Engine.Tasks;
 using StreamBert.Engine.Tokenization;
-using StreamBert.Training.Calibration;
 using StreamBert.Training.Data;
 using StreamBert.Training.Jobs;
 using StreamBert.Training.Modeling;
@@ -100,15 +99,6 @@ public static class ArticlesFineTuneJob
             ["trainer"] = "TorchSharp joint fine-tuning (claims + ner, one encoder, mixed batches)",
             ["fineTuneMode"] = TrainModes.Full,
             ["files"] = string.Join(";", request.DataFiles.Concat(request.NerDataFiles).Select(Path.GetFileName)),
-            ["maxSequenceLength"] = request.MaxSequenceLength.ToString(CultureInfo.InvariantCulture),
-            ["epochs"] = options.Epochs.ToString(CultureInfo.InvariantCulture),
-            ["batchSize"] = options.BatchSize.ToString(CultureInfo.InvariantCulture),
-            ["learningRates"] = string.Create(CultureInfo.InvariantCulture, $"encoder {options.EncoderLearningRate:G3}, head {options.HeadLearningRate:G3}"),
-            ["seed"] = options.Seed.ToString(CultureInfo.InvariantCulture),
-            ["steps"] = result.Steps.ToString(CultureInfo.InvariantCulture),
-            ["bestStep"] = result.BestStep.ToString(CultureInfo.InvariantCulture),
-            ["bestValidation"] = result.BestMetric.ToString("F4", CultureInfo.InvariantCulture),
-            ["trainSeconds"] = result.Elapsed.TotalSeconds.ToString("F0", CultureInfo.InvariantCulture),
             ["claimsTrainRows"] = claimsFit.Count.ToString(CultureInfo.InvariantCulture),
             ["nerTrainSentences"] = nerTrain.Count.ToString(CultureInfo.InvariantCulture),
             ["claimsEvaluatedOn"] = claimsEvaluatedOn,
@@ -116,6 +106,7 @@ public static class ArticlesFineTuneJob
             ["caseTypes"] = request.CaseTypes ? "true" : "false",
             ["wordShape"] = request.WordShape ? "true" : "false",
         };
+        FineTuneJob.RecordRun(training, request, options, result);
         excluded?.Record(training);
         var bundleRequest = new FineTunedBundleRequest
         {
@@ -137,7 +128,7 @@ public static class ArticlesFineTuneJob
         try
         {
             FineTunedBundle.Write(staging, "staging", bundleRequest);
-            var claimSpec = CalibrateClaims(staging, request, calibration, log, cancellationToken);
+            var claimSpec = HeadTrainingJob.Calibrate(claimsRequest, staging, calibration, log, cancellationToken);
             var calibrated = claimSpec is null ? bundleRequest : bundleRequest with { HeadSpecs = new Dictionary<string, HeadSpec> { [TaskNames.Claims] = claimSpec } };
             if (claimSpec is not null)
             {
@@ -167,26 +158,6 @@ public static class ArticlesFineTuneJob
                 Directory.Delete(staging, recursive: true);
             }
         }
-    }
-
-    /// <summary>The claims head's spec with calibration and operating point fitted on the calibration rows, scored through the staged bundle; null without both classes.</summary>
-    private static HeadSpec? CalibrateClaims(string staging, TrainRequest request, IReadOnlyList<LabeledText> rows, TextWriter log, CancellationToken cancellationToken)
-    {
-        var positives = rows.Count(r => r.Label == LabelSets.Claim);
-        if (positives == 0 || positives == rows.Count)
-        {
-            log.WriteLine($"No calibration: the {rows.Count} calibration rows hold {positives} {LabelSets.Claim}; serving the uncalibrated score at 0.5");
-            return null;
-        }
-
-        var target = request.Target ?? OperatingPointFinder.DefaultTarget(TaskNames.Claims);
-        var fittedOn = $"{rows.Count} training rows held out from the heads (salted hash bucket < {request.CalibrationPercent} of 100), {positives} {LabelSets.Claim}";
-        using var models = ModelSet.Load([staging]);
-        var spec = HeadCalibration.Fit(models, TaskNames.Claims, rows, target, fittedOn, cancellationToken);
-        var point = spec.OperatingPoint!;
-        log.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"Claims calibration: {spec.Calibration!.Method}, cross-fitted ECE {spec.Calibration.HeldOutEce:F4}; threshold {point.Threshold:G4} for {OperatingPointFinder.Describe(target)}{(point.TargetMet ? "" : " (target NOT met)")}: precision {point.Precision:F4}, recall {point.Recall:F4} on {fittedOn}"));
-        return spec;
     }
 
     /// <summary>Replaces one head's spec in a staged bundle's manifest (the head file is unchanged, so its hash still holds).</summary>

@@ -99,16 +99,8 @@ public static class FineTuneJob
             ["trainer"] = "TorchSharp fine-tuning",
             ["fineTuneMode"] = request.Mode,
             ["files"] = string.Join(";", request.DataFiles.Select(Path.GetFileName)),
-            ["maxSequenceLength"] = request.MaxSequenceLength.ToString(CultureInfo.InvariantCulture),
-            ["epochs"] = options.Epochs.ToString(CultureInfo.InvariantCulture),
-            ["batchSize"] = options.BatchSize.ToString(CultureInfo.InvariantCulture),
-            ["learningRates"] = string.Create(CultureInfo.InvariantCulture, $"encoder {options.EncoderLearningRate:G3}, head {options.HeadLearningRate:G3}"),
-            ["seed"] = options.Seed.ToString(CultureInfo.InvariantCulture),
-            ["steps"] = result.Steps.ToString(CultureInfo.InvariantCulture),
-            ["bestStep"] = result.BestStep.ToString(CultureInfo.InvariantCulture),
-            ["bestValidation"] = result.BestMetric.ToString("F4", CultureInfo.InvariantCulture),
-            ["trainSeconds"] = result.Elapsed.TotalSeconds.ToString("F0", CultureInfo.InvariantCulture),
         };
+        RecordRun(training, request, options, result);
         var bundleRequest = new FineTunedBundleRequest
         {
             Name = bundle,
@@ -296,6 +288,24 @@ public static class FineTuneJob
                 ["wordShape"] = request.WordShape ? "true" : "false",
                 ["caseTypes"] = request.CaseTypes ? "true" : "false",
             });
+    }
+
+    /// <summary>What every fine-tuning run records in its manifest: the recipe and how training went.</summary>
+    public static void RecordRun(IDictionary<string, string> training, TrainRequest request, FineTuneOptions options, FineTuneResult result)
+    {
+        ArgumentNullException.ThrowIfNull(training);
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(result);
+        training["maxSequenceLength"] = request.MaxSequenceLength.ToString(CultureInfo.InvariantCulture);
+        training["epochs"] = options.Epochs.ToString(CultureInfo.InvariantCulture);
+        training["batchSize"] = options.BatchSize.ToString(CultureInfo.InvariantCulture);
+        training["learningRates"] = string.Create(CultureInfo.InvariantCulture, $"encoder {options.EncoderLearningRate:G3}, head {options.HeadLearningRate:G3}");
+        training["seed"] = options.Seed.ToString(CultureInfo.InvariantCulture);
+        training["steps"] = result.Steps.ToString(CultureInfo.InvariantCulture);
+        training["bestStep"] = result.BestStep.ToString(CultureInfo.InvariantCulture);
+        training["bestValidation"] = result.BestMetric.ToString("F4", CultureInfo.InvariantCulture);
+        training["trainSeconds"] = result.Elapsed.TotalSeconds.ToString("F0", CultureInfo.InvariantCulture);
     }
 
     /// <summary>

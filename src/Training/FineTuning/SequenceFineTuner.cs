@@ -79,7 +79,13 @@ public sealed class SequenceFineTuner : FineTuner<SequenceExample>
     protected override Tensor ComputeLoss(IReadOnlyList<SequenceExample> batch)
     {
         var padded = Pad(batch);
-        var logits = _head.forward(EncodeBatch(padded), padded.Mask);
+        return Loss(EncodeBatch(padded), padded.Mask, batch);
+    }
+
+    /// <summary>The head's class-weighted cross-entropy on encoder outputs of <paramref name="batch"/> (also for a batch the joint loop encoded).</summary>
+    internal Tensor Loss(IReadOnlyList<Tensor> hiddenStates, Tensor mask, IReadOnlyList<SequenceExample> batch)
+    {
+        var logits = _head.forward(hiddenStates, mask);
         var labels = tensor(batch.Select(e => (long)e.Label).ToArray(), device: logits.device);
         var weights = _classWeights is null ? null : tensor(_classWeights, device: logits.device);
         return nn.functional.cross_entropy(logits, labels, weight: weights);

@@ -115,8 +115,13 @@ public sealed class TokenFineTuner : FineTuner<TokenExample>
     protected override Tensor ComputeLoss(IReadOnlyList<TokenExample> batch)
     {
         var padded = Pad(batch);
-        var length = padded.Length;
-        var logits = _head.forward(EncodeBatch(padded), Shapes(batch, length));
+        return Loss(EncodeBatch(padded), batch, padded.Length);
+    }
+
+    /// <summary>Cross-entropy over first pieces on encoder outputs of <paramref name="batch"/> padded to <paramref name="length"/> (also for a batch the joint loop encoded).</summary>
+    internal Tensor Loss(IReadOnlyList<Tensor> hiddenStates, IReadOnlyList<TokenExample> batch, int length)
+    {
+        var logits = _head.forward(hiddenStates, Shapes(batch, length));
         var labels = new long[batch.Count * length];
         Array.Fill(labels, Ignore);
         for (var r = 0; r < batch.Count; r++)

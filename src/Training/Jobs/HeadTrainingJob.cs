@@ -118,7 +118,7 @@ public static class HeadTrainingJob
     /// Fits calibration and operating point of the staged head on the calibration rows (scored through the serving path);
     /// null when there are none or they lack a class (then the version serves the plain softmax at 0.5, and says so).
     /// </summary>
-    private static HeadSpec? Calibrate(TrainRequest request, string staging, IReadOnlyList<LabeledText> rows, TextWriter log, CancellationToken cancellationToken)
+    internal static HeadSpec? Calibrate(TrainRequest request, string staging, IReadOnlyList<LabeledText> rows, TextWriter log, CancellationToken cancellationToken)
     {
         if (request.Task == TaskNames.Ner)
         {
