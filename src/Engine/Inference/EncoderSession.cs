@@ -31,15 +31,16 @@ public sealed class EncoderSession : IDisposable
     /// </summary>
     public EncoderSession(byte[] encoderOnnx, IReadOnlyCollection<int> layers, IReadOnlyList<GraphHead> heads, SessionSettings? settings = null)
     {
+        settings ??= new SessionSettings();
         var model = Onnx.ModelProto.Parser.ParseFrom(encoderOnnx);
         LayerCount = EncoderGraph.CountLayers(model);
         Layers = [.. layers.Concat(heads.SelectMany(h => h.Spec.Layers)).Distinct().Order()];
         Heads = heads;
         HiddenSize = ReadHiddenSize(model);
         var patched = EncoderGraph.WithHiddenStateOutputs(model, Layers);
-        SupportsPacking = (settings?.Packing ?? true) && EncoderGraph.TryEnablePacking(patched);
+        SupportsPacking = settings.Packing && EncoderGraph.TryEnablePacking(patched);
         IsQuantized = patched.Graph.Node.Any(n => n.OpType == "DynamicQuantizeMatMul");
-        AttentionCostLength = settings?.AttentionCostLength ?? (IsQuantized ? Int8AttentionCostLength : Fp32AttentionCostLength);
+        AttentionCostLength = settings.AttentionCostLength ?? (IsQuantized ? Int8AttentionCostLength : Fp32AttentionCostLength);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(AttentionCostLength);
         if (heads.Count > 0)
         {
@@ -48,9 +49,14 @@ public sealed class EncoderSession : IDisposable
             HeadGraph.Append(patched, heads, HiddenSize);
         }
 
-        using var options = ExecutionDevices.Create(settings ?? new SessionSettings(), out var device);
+        using var options = ExecutionDevices.Create(settings, out var device);
         Device = device;
-        _profiling = settings?.ProfilePrefix is not null;
+        if (settings.CpuGraphTuning && device.Provider == "CPU")
+        {
+            CpuTuning = CpuGraphTuning.Apply(patched);
+        }
+
+        _profiling = settings.ProfilePrefix is not null;
         _session = new InferenceSession(EncoderGraph.ToBytes(patched), options);
         if (heads.Count > 0)
         {
@@ -75,6 +81,9 @@ public sealed class EncoderSession : IDisposable
 
     /// <summary>The heads run inside the graph, in the order of <see cref="RunHeads"/>' feeds and outputs; empty for a hidden-state session.</summary>
     public IReadOnlyList<GraphHead> Heads { get; }
+
+    /// <summary>What <see cref="CpuGraphTuning"/> rewrote for this session; null when it did not run (CUDA, or switched off).</summary>
+    public CpuGraphTuningResult? CpuTuning { get; }
 
     /// <summary>ONNX Runtime calls made by this session so far (both kinds of run).</summary>
     public long Calls => Interlocked.Read(ref _calls);

@@ -55,6 +55,7 @@ public static class ModelLoader
         IntraOpThreads = options.IntraOpThreads,
         Packing = options.Packing,
         HeadsInGraph = options.HeadsInGraph,
+        CpuGraphTuning = options.CpuGraphTuning,
         AttentionCostLength = options.PackingAttentionLength > 0 ? options.PackingAttentionLength : null,
         Precision = EncoderPrecisions.Parse(options.Precision, "Processor:Precision"),
     };
