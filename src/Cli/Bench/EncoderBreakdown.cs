@@ -23,7 +23,13 @@ internal sealed record OperatorGroupTime(string Precision, string Group, double 
 /// </summary>
 internal sealed record Int8Bound(double MeasuredRatio, double DenseSpeedup, double Int8RestShare, double RatioAtInt8Ceiling, double RatioWithFreeDenseLayers);
 
-internal sealed record EncoderBreakdownReport(int Tokens, int ProfileRowLength, IReadOnlyList<RowLengthRate> RowLengths, IReadOnlyList<AttentionFit> Fits, IReadOnlyList<OperatorGroupTime> Operators, Int8Bound? Bound);
+/// <summary>The serving session's rate with and without <see cref="CpuGraphTuning"/>, timed in turns at the profile's shape.</summary>
+internal sealed record TuningRate(string Precision, double UntunedTokensPerSecond, double TunedTokensPerSecond)
+{
+    public double Speedup => TunedTokensPerSecond / UntunedTokensPerSecond;
+}
+
+internal sealed record EncoderBreakdownReport(int Tokens, int ProfileRowLength, IReadOnlyList<RowLengthRate> RowLengths, IReadOnlyList<AttentionFit> Fits, IReadOnlyList<OperatorGroupTime> Operators, Int8Bound? Bound, IReadOnlyList<TuningRate> Tuning);
 
 /// <summary>
 /// <c>streambert bench-ceiling --breakdown</c>: where the encoder's time goes at the processor's packed shapes. Two
@@ -50,6 +56,7 @@ internal static class EncoderBreakdown
         var rates = new List<RowLengthRate>();
         var fits = new List<AttentionFit>();
         var operators = new List<OperatorGroupTime>();
+        var tuning = new List<TuningRate>();
         var callTimes = new Dictionary<string, double>();
         var denseTimes = new Dictionary<string, double>();
         foreach (var (precision, graph, served) in new[] { ("fp32", fp32, EncoderSession.Fp32AttentionCostLength), ("int8", int8, EncoderSession.Int8AttentionCostLength) })
@@ -72,6 +79,14 @@ internal static class EncoderBreakdown
                 {
                     batches.ForEach(b => b.Dispose());
                 }
+            }
+
+            using (var tuned = new EncoderSession(bytes, [shape.Layers], settings with { CpuGraphTuning = true }))
+            using (var untuned = new EncoderSession(bytes, [shape.Layers], settings with { CpuGraphTuning = false }))
+            using (var batch = Batch(tokens, profileRowLength))
+            {
+                var perCallTuned = TimeInterleaved([untuned, tuned], batch, rounds);
+                tuning.Add(new TuningRate(precision, tokens / perCallTuned[0], tokens / perCallTuned[1]));
             }
 
             var (groups, perCall) = Profile(bytes, shape, settings, tokens, profileRowLength, rounds);
@@ -97,7 +112,7 @@ internal static class EncoderBreakdown
             Int8RestShare: int8Rest / int8Total,
             RatioAtInt8Ceiling: fp32Total / (int8Rest + denseAtCeiling),
             RatioWithFreeDenseLayers: fp32Total / int8Rest);
-        return new EncoderBreakdownReport(tokens, profileRowLength, rates, fits, operators, bound);
+        return new EncoderBreakdownReport(tokens, profileRowLength, rates, fits, operators, bound, tuning);
     }
 
     /// <summary>
@@ -145,7 +160,7 @@ internal static class EncoderBreakdown
                 "MatMul" or "FusedMatMul" => ranks.Count < 2 || ranks[1] == 2 ? Dense : Attention,
                 "Softmax" or "Transpose" or "Reshape" => Attention,
                 "Add" when ranks.Contains(4) => Attention,
-                "SkipLayerNormalization" or "LayerNormalization" or "SimplifiedLayerNormalization" or "BiasGelu" or "Gelu" or "FastGelu" or "Add" or "Mul" or "Div" or "Erf" => NormActivation,
+                "SkipLayerNormalization" or "LayerNormalization" or "SimplifiedLayerNormalization" or "BiasGelu" or "Gelu" or "FastGelu" or "Add" or "Sum" or "Mul" or "Div" or "Erf" => NormActivation,
                 _ => Other,
             };
             groups[group] = groups.GetValueOrDefault(group) + (e.GetProperty("dur").GetDouble() / 1000.0 / calls);
@@ -193,6 +208,28 @@ internal static class EncoderBreakdown
         }
 
         return batch;
+    }
+
+    /// <summary>Median seconds per call of each session on one batch; the sessions take turns, as the batches do below.</summary>
+    private static double[] TimeInterleaved(IReadOnlyList<EncoderSession> sessions, EncoderBatch batch, int rounds)
+    {
+        foreach (var session in sessions)
+        {
+            session.Run(batch).Dispose();
+        }
+
+        var times = sessions.Select(_ => new double[rounds]).ToList();
+        for (var round = 0; round < rounds; round++)
+        {
+            for (var s = 0; s < sessions.Count; s++)
+            {
+                var started = Stopwatch.GetTimestamp();
+                sessions[s].Run(batch).Dispose();
+                times[s][round] = Stopwatch.GetElapsedTime(started).TotalSeconds;
+            }
+        }
+
+        return [.. times.Select(BenchStats.Median)];
     }
 
     /// <summary>Median seconds per call of each batch; the batches take turns so that load from elsewhere falls on all alike.</summary>
@@ -278,6 +315,26 @@ internal static class EncoderBreakdown
             output.WriteLine();
             output.WriteLine(string.Create(c, $"int8 ÷ fp32 per call {b.MeasuredRatio:F2}; dense layers {b.DenseSpeedup:F2}× faster in int8; the rest is {b.Int8RestShare:P0} of int8's time."));
             output.WriteLine(string.Create(c, $"Amdahl: with int8 dense layers at the int8 kernel ceiling int8 ÷ fp32 ≤ {b.RatioAtInt8Ceiling:F2}; with dense layers taking no time ≤ {b.RatioWithFreeDenseLayers:F2}."));
+        }
+
+        if (report.Tuning.Count > 0)
+        {
+            output.WriteLine();
+            output.WriteLine(string.Create(c, $"CPU graph tuning (Processor:CpuGraphTuning), same {report.Tokens} tokens in rows of {report.ProfileRowLength}, sessions timed in turns:"));
+            output.WriteLine();
+            output.WriteLine("| precision | untuned tokens/s | tuned tokens/s | tuned ÷ untuned |");
+            output.WriteLine("| --- | --- | --- | --- |");
+            foreach (var t in report.Tuning)
+            {
+                output.WriteLine(string.Create(c, $"| {t.Precision} | {t.UntunedTokensPerSecond:F0} | {t.TunedTokensPerSecond:F0} | {t.Speedup:F3} |"));
+            }
+
+            if (report.Tuning.Count == 2)
+            {
+                var (fp32, int8) = (report.Tuning[0], report.Tuning[1]);
+                output.WriteLine();
+                output.WriteLine(string.Create(c, $"int8 ÷ fp32: untuned {int8.UntunedTokensPerSecond / fp32.UntunedTokensPerSecond:F2}, tuned {int8.TunedTokensPerSecond / fp32.TunedTokensPerSecond:F2}"));
+            }
         }
 
         output.WriteLine();
