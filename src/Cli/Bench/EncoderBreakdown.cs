@@ -158,7 +158,7 @@ internal static class EncoderBreakdown
                 "DynamicQuantizeMatMul" or "MatMulInteger" or "MatMulIntegerToFloat" or "Gemm" => Dense,
                 // A constant weight is pre-packed by ORT and missing from the listed inputs; attention multiplies two 4-D activations.
                 "MatMul" or "FusedMatMul" => ranks.Count < 2 || ranks[1] == 2 ? Dense : Attention,
-                "Softmax" or "Transpose" or "Reshape" => Attention,
+                "Softmax" or "Transpose" or "Reshape" or "MultiHeadAttention" => Attention,
                 "Add" when ranks.Contains(4) => Attention,
                 "SkipLayerNormalization" or "LayerNormalization" or "SimplifiedLayerNormalization" or "BiasGelu" or "Gelu" or "FastGelu" or "Add" or "Sum" or "Mul" or "Div" or "Erf" => NormActivation,
                 _ => Other,

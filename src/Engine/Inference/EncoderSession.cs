@@ -53,7 +53,7 @@ public sealed class EncoderSession : IDisposable
         Device = device;
         if (settings.CpuGraphTuning && device.Provider == "CPU")
         {
-            CpuTuning = CpuGraphTuning.Apply(patched);
+            CpuTuning = CpuGraphTuning.Apply(patched, fuseAttention: SupportsPacking);
         }
 
         _profiling = settings.ProfilePrefix is not null;
