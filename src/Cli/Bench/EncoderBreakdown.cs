@@ -24,7 +24,8 @@ internal sealed record OperatorGroupTime(string Precision, string Group, double 
 internal sealed record Int8Bound(double MeasuredRatio, double DenseSpeedup, double Int8RestShare, double RatioAtInt8Ceiling, double RatioWithFreeDenseLayers);
 
 /// <summary>The serving session's rate with and without <see cref="CpuGraphTuning"/>, timed in turns at the profile's shape.</summary>
-internal sealed record TuningRate(string Precision, double UntunedTokensPerSecond, double TunedTokensPerSecond)
+/// <param name="WithoutAttentionTokensPerSecond">Tuned, but the attention blocks left unfused (<see cref="SessionSettings.FuseAttention"/> off).</param>
+internal sealed record TuningRate(string Precision, double UntunedTokensPerSecond, double WithoutAttentionTokensPerSecond, double TunedTokensPerSecond)
 {
     public double Speedup => TunedTokensPerSecond / UntunedTokensPerSecond;
 }
@@ -83,10 +84,11 @@ internal static class EncoderBreakdown
 
             using (var tuned = new EncoderSession(bytes, [shape.Layers], settings with { CpuGraphTuning = true }))
             using (var untuned = new EncoderSession(bytes, [shape.Layers], settings with { CpuGraphTuning = false }))
+            using (var unfusedAttention = new EncoderSession(bytes, [shape.Layers], settings with { CpuGraphTuning = true, FuseAttention = false }))
             using (var batch = Batch(tokens, profileRowLength))
             {
-                var perCallTuned = TimeInterleaved([untuned, tuned], batch, rounds);
-                tuning.Add(new TuningRate(precision, tokens / perCallTuned[0], tokens / perCallTuned[1]));
+                var perCallTuned = TimeInterleaved([untuned, unfusedAttention, tuned], batch, rounds);
+                tuning.Add(new TuningRate(precision, tokens / perCallTuned[0], tokens / perCallTuned[1], tokens / perCallTuned[2]));
             }
 
             var (groups, perCall) = Profile(bytes, shape, settings, tokens, profileRowLength, rounds);
@@ -322,11 +324,11 @@ internal static class EncoderBreakdown
             output.WriteLine();
             output.WriteLine(string.Create(c, $"CPU graph tuning (Processor:CpuGraphTuning), same {report.Tokens} tokens in rows of {report.ProfileRowLength}, sessions timed in turns:"));
             output.WriteLine();
-            output.WriteLine("| precision | untuned tokens/s | tuned tokens/s | tuned ÷ untuned |");
-            output.WriteLine("| --- | --- | --- | --- |");
+            output.WriteLine("| precision | untuned tokens/s | tuned, attention unfused | tuned | unfused ÷ untuned | tuned ÷ untuned |");
+            output.WriteLine("| --- | --- | --- | --- | --- | --- |");
             foreach (var t in report.Tuning)
             {
-                output.WriteLine(string.Create(c, $"| {t.Precision} | {t.UntunedTokensPerSecond:F0} | {t.TunedTokensPerSecond:F0} | {t.Speedup:F3} |"));
+                output.WriteLine(string.Create(c, $"| {t.Precision} | {t.UntunedTokensPerSecond:F0} | {t.WithoutAttentionTokensPerSecond:F0} | {t.TunedTokensPerSecond:F0} | {t.WithoutAttentionTokensPerSecond / t.UntunedTokensPerSecond:F3} | {t.Speedup:F3} |"));
             }
 
             if (report.Tuning.Count == 2)

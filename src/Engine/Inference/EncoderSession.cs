@@ -53,7 +53,9 @@ public sealed class EncoderSession : IDisposable
         Device = device;
         if (settings.CpuGraphTuning && device.Provider == "CPU")
         {
-            CpuTuning = CpuGraphTuning.Apply(patched, fuseAttention: SupportsPacking);
+            // Attention fusion measured +1–5 % on the fp32 encoder and −2…−7 % on the int8 one on the reference CPU
+            // (bench-ceiling --breakdown, README "CPU graph tuning"), so int8 keeps ORT's unfused attention.
+            CpuTuning = CpuGraphTuning.Apply(patched, fuseAttention: SupportsPacking && settings.FuseAttention && !IsQuantized);
         }
 
         _profiling = settings.ProfilePrefix is not null;

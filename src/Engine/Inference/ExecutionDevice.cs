@@ -43,6 +43,13 @@ public sealed record SessionSettings
     /// </summary>
     public bool CpuGraphTuning { get; init; } = true;
 
+    /// <summary>
+    /// Part of <see cref="CpuGraphTuning"/>: each attention block of a packed fp32 graph becomes one
+    /// <c>MultiHeadAttention</c> (int8 graphs keep ORT's unfused attention, measured faster there). Off only to measure
+    /// its share (<c>bench-ceiling --breakdown</c>).
+    /// </summary>
+    public bool FuseAttention { get; init; } = true;
+
     /// <summary>When set, ONNX Runtime writes the graph it runs, after its own optimisations, to this file (which fusions ran).</summary>
     public string? OptimizedModelPath { get; init; }
 
