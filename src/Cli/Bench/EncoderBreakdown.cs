@@ -212,44 +212,30 @@ internal static class EncoderBreakdown
         return batch;
     }
 
-    /// <summary>Median seconds per call of each session on one batch; the sessions take turns, as the batches do below.</summary>
+    /// <summary>Median seconds per call of each session on one batch, the sessions taking turns.</summary>
     private static double[] TimeInterleaved(IReadOnlyList<EncoderSession> sessions, EncoderBatch batch, int rounds)
-    {
-        foreach (var session in sessions)
-        {
-            session.Run(batch).Dispose();
-        }
+        => TimeInTurns([.. sessions.Select(session => (Action)(() => session.Run(batch).Dispose()))], rounds);
 
-        var times = sessions.Select(_ => new double[rounds]).ToList();
-        for (var round = 0; round < rounds; round++)
-        {
-            for (var s = 0; s < sessions.Count; s++)
-            {
-                var started = Stopwatch.GetTimestamp();
-                sessions[s].Run(batch).Dispose();
-                times[s][round] = Stopwatch.GetElapsedTime(started).TotalSeconds;
-            }
-        }
-
-        return [.. times.Select(BenchStats.Median)];
-    }
-
-    /// <summary>Median seconds per call of each batch; the batches take turns so that load from elsewhere falls on all alike.</summary>
+    /// <summary>Median seconds per call of each batch on one session, the batches taking turns.</summary>
     private static double[] TimeInterleaved(EncoderSession session, List<EncoderBatch> batches, int rounds)
+        => TimeInTurns([.. batches.Select(batch => (Action)(() => session.Run(batch).Dispose()))], rounds);
+
+    /// <summary>Median seconds of each call after one warm-up each; the calls take turns so that load from elsewhere falls on all alike.</summary>
+    private static double[] TimeInTurns(IReadOnlyList<Action> calls, int rounds)
     {
-        foreach (var batch in batches)
+        foreach (var call in calls)
         {
-            session.Run(batch).Dispose();
+            call();
         }
 
-        var times = batches.Select(_ => new double[rounds]).ToList();
+        var times = calls.Select(_ => new double[rounds]).ToList();
         for (var round = 0; round < rounds; round++)
         {
-            for (var b = 0; b < batches.Count; b++)
+            for (var c = 0; c < calls.Count; c++)
             {
                 var started = Stopwatch.GetTimestamp();
-                session.Run(batches[b]).Dispose();
-                times[b][round] = Stopwatch.GetElapsedTime(started).TotalSeconds;
+                calls[c]();
+                times[c][round] = Stopwatch.GetElapsedTime(started).TotalSeconds;
             }
         }
 
